@@ -1,0 +1,40 @@
+"""Workflows built from task names only: the light client never imports task code.
+
+``transcript_canvas`` is the teaching example: diarize and transcribe run in
+parallel (a group), then attribute merges them (the chord's callback)::
+
+    chord(group(sig("echonote.diarize"), sig("echonote.transcribe")), sig("echonote.attribute"))
+"""
+from __future__ import annotations
+
+from celery import chord, group
+
+from echonote import client, names
+
+
+def transcript_canvas(audio_path: str, *, num_speakers=None, min_speakers=None, max_speakers=None,
+                      diarization_backend=None, asr_backend=None, language=None, formats=("txt", "srt", "vtt", "json")):
+    """The chord for a speaker-attributed transcript of ``audio_path``, by name only."""
+    app = client.celery_app()
+    speakers = {"num_speakers": num_speakers, "min_speakers": min_speakers, "max_speakers": max_speakers}
+    diarize = app.signature(names.DIARIZE, kwargs={"audio_path": audio_path, "backend": diarization_backend, **speakers})
+    transcribe = app.signature(names.TRANSCRIBE, kwargs={"audio_path": audio_path, "backend": asr_backend,
+                                                          "language": language})
+    attribute = app.signature(names.ATTRIBUTE, kwargs={"audio_path": audio_path, "formats": list(formats)})
+    return chord(group(diarize, transcribe), attribute)
+
+
+def submit_transcript(audio_path: str, *, audio_seconds: float = 0.0, user: str | None = None, **options):
+    """Quota check + job row, then the canvas; returns the job (which follows the final
+    attribute task) and the task ids of every part, for progress bars."""
+    canvas = transcript_canvas(audio_path, **options)
+    parts = {sig.task: sig.freeze().id for sig in canvas.tasks}
+
+    def send(name, kwargs, task_id, headers, **send_options):
+        canvas.body.set(task_id=task_id, headers=headers)
+        with client.talking_to_broker():
+            return canvas.apply_async(**send_options)
+
+    job = client.submit(names.ATTRIBUTE, {}, kind="transcript", audio_path=audio_path,
+                        audio_seconds=audio_seconds, user=user, sender=send)
+    return job, {**parts, names.ATTRIBUTE: job.task_id}

@@ -1,0 +1,222 @@
+"""Submit work by task name and follow it: the helpers the CLI and notebooks share.
+
+Light on purpose: a client needs the app, the names and the database, never
+the task code. ``submit`` checks the quota, writes the job row, then sends the
+task by name; the worker finds its job row through a message header.
+"""
+from __future__ import annotations
+
+import getpass
+import time
+from contextlib import contextmanager
+from dataclasses import dataclass
+from typing import Any, Callable
+
+from sqlalchemy import select
+
+from echonote import config, db
+
+#: message header carrying the job id to the worker (see echonote.worker.job_tracking)
+JOB_HEADER = "echonote_job_id"
+
+
+class ClientError(RuntimeError):
+    """Something the user can fix; the message says what."""
+
+
+class QuotaExceeded(ClientError):
+    pass
+
+
+class BrokerUnavailable(ClientError):
+    pass
+
+
+def current_user() -> str:
+    return config.load().user or getpass.getuser()
+
+
+def celery_app():
+    from echonote.celery_app import app
+
+    return app
+
+
+@contextmanager
+def talking_to_broker(app=None):
+    """Check the result store answers, then run the block; connection failures become :class:`BrokerUnavailable`."""
+    cfg = config.load()
+    try:
+        _ping_result_store(app or celery_app())
+        yield
+    except Exception as exc:  # kombu raises OperationalError and friends
+        if _is_connection_error(exc):
+            raise BrokerUnavailable(
+                f"cannot reach the broker at {_redact(cfg.effective_broker_url)} ({type(exc).__name__}: {exc}). "
+                "Start the stack with `echonote up` (or `make up`), or point ECHONOTE_BROKER_URL at a running Redis."
+            ) from exc
+        raise
+
+
+def send_by_name(name: str, args=None, kwargs=None, **options):
+    """``app.send_task`` with a bounded wait for the broker and a clear error."""
+    policy = {"max_retries": 2, "interval_start": 0.2, "interval_step": 0.5, "interval_max": 1.0}
+    app = celery_app()
+    with talking_to_broker(app):
+        return app.send_task(name, args=args, kwargs=kwargs, retry=True, retry_policy=policy, **options)
+
+
+def _ping_result_store(app) -> None:
+    """One PING on the pooled result-store connection (well under a millisecond when up).
+
+    Without it a dead Redis is only noticed by the result consumer, which
+    retries for about 20 s before giving up.
+    """
+    client = getattr(app.backend, "client", None)
+    if client is not None and hasattr(client, "ping"):
+        client.ping()
+
+
+def _is_connection_error(exc: BaseException | None) -> bool:
+    """True if ``exc`` or anything in its chain is a broker/backend connection failure."""
+    from kombu.exceptions import OperationalError
+    from redis.exceptions import ConnectionError as RedisConnectionError
+
+    seen = set()
+    while exc is not None and id(exc) not in seen:
+        seen.add(id(exc))
+        if isinstance(exc, (OperationalError, RedisConnectionError, ConnectionError, TimeoutError)):
+            return True
+        exc = exc.__cause__ or exc.__context__
+    return False
+
+
+def _redact(url: str) -> str:
+    if "@" not in url:
+        return url
+    scheme, rest = url.split("://", 1)
+    return f"{scheme}://***@{rest.split('@', 1)[1]}"
+
+
+def submit(
+    task_name: str,
+    kwargs: dict[str, Any] | None = None,
+    *,
+    kind: str | None = None,
+    audio_path: str | None = None,
+    audio_seconds: float = 0.0,
+    user: str | None = None,
+    sender=None,
+    **send_options,
+) -> db.Job:
+    """Check the quota, create the job row, send ``task_name`` by name; return the job.
+
+    ``sender(name, kwargs, task_id, headers, **options)`` replaces the plain send
+    (a canvas uses it). Over quota raises :class:`QuotaExceeded` and sends nothing. If the broker is
+    unreachable the row is marked failed, the quota refunded, and
+    :class:`BrokerUnavailable` raised: no row is left claiming to be queued.
+    """
+    if audio_seconds < 0:
+        raise ClientError(f"audio_seconds must be >= 0, got {audio_seconds}")
+    name = user or current_user()
+    with db.session() as s:
+        owner = s.scalar(select(db.User).where(db.User.name == name).with_for_update()) or db.get_or_create_user(s, name)
+        if owner.used_seconds_today + audio_seconds > owner.daily_quota_seconds:
+            raise QuotaExceeded(
+                f"user {name!r} has {owner.remaining_seconds:.0f} s of daily quota left but this job needs "
+                f"{audio_seconds:.0f} s. Wait for the reset at 00:00 UTC, or raise it: "
+                f"`echonote quota set {name} SECONDS`."
+            )
+        owner.used_seconds_today += audio_seconds
+        job = db.Job(user_id=owner.id, kind=kind or task_name, audio_path=audio_path, audio_seconds=audio_seconds)
+        job.task_id = job.id = _new_id()
+        s.add(job)
+    try:
+        (sender or _send)(task_name, kwargs or {}, job.task_id, {JOB_HEADER: job.id}, **send_options)
+    except Exception as exc:
+        _fail_unsent(job.id, str(exc))
+        raise
+    return job
+
+
+def _send(name, kwargs, task_id, headers, **options):
+    return send_by_name(name, kwargs=kwargs, task_id=task_id, headers=headers, **options)
+
+
+def _new_id() -> str:
+    import uuid
+
+    return str(uuid.uuid4())
+
+
+def _fail_unsent(job_id: str, error: str) -> None:
+    with db.session() as s:
+        job = s.get(db.Job, job_id)
+        job.status, job.error, job.finished_at = db.FAILED, f"not sent: {error}", db.utcnow()
+        owner = s.get(db.User, job.user_id)
+        owner.used_seconds_today = max(0.0, owner.used_seconds_today - job.audio_seconds)
+
+
+@dataclass
+class Progress:
+    """One observation of a task: Celery state plus our PROGRESS meta."""
+
+    state: str
+    step: str = ""
+    completed: int = 0
+    total: int = 0
+    percent: float = 0.0
+
+
+def progress_of(result) -> Progress:
+    state = result.state
+    info = result.info if state == "PROGRESS" and isinstance(result.info, dict) else {}
+    percent = 100.0 if state == "SUCCESS" else float(info.get("percent", 0.0))
+    return Progress(state, info.get("step", ""), int(info.get("completed", 0)), int(info.get("total", 0)), percent)
+
+
+def finished_value(result):
+    """A finished task's return value, or its error raised here.
+
+    Read with plain GETs of the result key, not with ``AsyncResult.get()``, whose
+    Pub/Sub consumer is shared per process and not safe to drive from several
+    threads (a notebook panel polls in the background while its cells wait)."""
+    result.maybe_throw()
+    return result.result
+
+
+def wait(task_id: str, timeout: float = 600.0, on_progress: Callable[[Progress], None] | None = None, poll: float = 0.2):
+    """Wait for a task by id, reporting each new progress observation; return its result.
+
+    Raises the task's error on failure and :class:`TimeoutError` after ``timeout``.
+    """
+    result = celery_app().AsyncResult(task_id)
+    deadline = time.monotonic() + timeout
+    last = None
+    while True:
+        seen = progress_of(result)
+        if on_progress and seen != last:
+            on_progress(seen)
+            last = seen
+        if result.ready():
+            return finished_value(result)
+        if time.monotonic() > deadline:
+            raise TimeoutError(f"task {task_id} still {seen.state} after {timeout:.0f} s")
+        time.sleep(poll)
+
+
+def release_pending_results() -> None:
+    """Drop the results Celery keeps pending for this process now, rather than during interpreter
+    shutdown, where their clean-up fails and prints a traceback. Call it before a process exits."""
+    import sys
+
+    if "echonote.celery_app" not in sys.modules:
+        return
+    backend = sys.modules["echonote.celery_app"].app.backend
+    pending = getattr(backend, "_pending_results", None)
+    for waiters in list(getattr(pending, "concrete", {}).values()):
+        for result in list(waiters.values()):
+            try:
+                backend.remove_pending_result(result)
+            except Exception:  # a broker already gone: nothing left to release
+                pass

@@ -1,0 +1,190 @@
+"""Every echonote setting in one place: its env var, default and a line of doc.
+
+Values are read from the environment each time :func:`load` is called, so a
+test or notebook can change ``os.environ`` and build a fresh view. This module
+is light: beat, Flower and clients import it; it imports no task code.
+"""
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Callable
+
+
+def _bool(text: str) -> bool:
+    value = text.strip().lower()
+    if value in {"1", "true", "yes", "on"}:
+        return True
+    if value in {"0", "false", "no", "off", ""}:
+        return False
+    raise ValueError(f"expected true/false, got {text!r}")
+
+
+def _int(text: str) -> int:
+    return int(text.strip())
+
+
+def _float(text: str) -> float:
+    return float(text.strip())
+
+
+def _str(text: str) -> str:
+    return text
+
+
+def _list(text: str) -> list[str]:
+    return [part.strip() for part in text.split(",") if part.strip()]
+
+
+@dataclass(frozen=True)
+class Setting:
+    """One setting: ``key`` in code, ``env`` in the environment."""
+
+    key: str
+    default: Any
+    doc: str
+    parse: Callable[[str], Any] = _str
+
+    @property
+    def env(self) -> str:
+        return "ECHONOTE_" + self.key.upper()
+
+
+SETTINGS: tuple[Setting, ...] = (
+    # --- where things live
+    Setting("state_dir", ".state", "Directory for the database, logs, pid files and beat's schedule file."),
+    Setting("data_dir", "data", "Root of audio the tasks may read (the bundled samples live here)."),
+    Setting("upload_dir", "data/uploads", "Root where uploaded audio is stored under generated names."),
+    Setting("results_dir", "results", "Where RTTM/JSON results are written."),
+    Setting("database_url", "", "SQLAlchemy URL of the jobs/quotas database; empty = SQLite file in the state dir."),
+    # --- broker and stack
+    Setting("broker_url", "", "Use this existing broker instead of starting a private Redis (e.g. redis://host:6379/0)."),
+    Setting("result_backend", "", "Result backend URL; empty = the broker's Redis, database 1."),
+    Setting("redis_port", 6390, "Port of the private Redis that `echonote up` starts (loopback only).", _int),
+    Setting("redis_password", "", "If set, the private Redis requires this password (requirepass) and URLs carry it."),
+    Setting("flower_port", 5555, "Port Flower listens on.", _int),
+    Setting("flower_address", "127.0.0.1", "Address Flower binds; anything beyond loopback requires basic auth."),
+    Setting("flower_basic_auth", "", "Flower basic auth as user:password (empty = none; loopback only)."),
+    Setting("worker_concurrency", 2, "Processes per worker (prefork pool).", _int),
+    Setting("worker_queues", ["diarization", "default"], "Queues the stack's worker consumes (comma-separated).", _list),
+    Setting("worker_include", "echonote.worker.tasks", "Module(s) the worker loads with --include; beat and Flower never import them."),
+    Setting("ready_timeout", 60.0, "Seconds `echonote up` waits for each role to become ready.", _float),
+    # --- task behaviour
+    Setting("soft_time_limit", 3000, "Soft time limit of a task in seconds (the task gets a chance to clean up).", _int),
+    Setting("hard_time_limit", 3300, "Hard time limit in seconds (the pool process is replaced).", _int),
+    Setting("visibility_timeout", 7200, "Redis redelivery timeout in seconds; must exceed the hard time limit.", _int),
+    Setting("result_expires", 86400, "Seconds results are kept in the backend.", _int),
+    Setting("send_timeout", 5.0, "Seconds a client waits for the broker when sending before it gives up.", _float),
+    # --- diarization
+    Setting("diarization_backend", "offline", "Default diarization backend: offline (bundled weights) or pyannote (a pipeline you provide)."),
+    Setting("pyannote_pipeline", "", "For the pyannote backend: a hub id (e.g. pyannote/speaker-diarization-community-1), a local directory or a config.yaml."),
+    Setting("hf_token", "", "Hub token for the pyannote backend when it loads by hub id; never logged or returned."),
+    Setting("device", "auto", "Where models run: auto (GPU when present), cpu, or cuda."),
+    Setting("max_audio_seconds", 2 * 3600.0, "Longest audio a job accepts, in seconds (at RTF 0.1 two hours take 12 min, well inside the time limit).", _float),
+    Setting("max_audio_bytes", 2_000_000_000, "Largest audio file a job accepts, in bytes.", _int),
+    # --- transcription
+    Setting("asr_backend", "offline", "Default transcription backend: offline (bundled tiny.en), whisper (ECHONOTE_ASR_MODEL) or endpoint."),
+    Setting("asr_model", "", "For the whisper backend: a faster-whisper model name (downloads once, needs the hub) or a local model directory."),
+    Setting("asr_base_url", "", "For the endpoint backend: base URL of an OpenAI-compatible server, e.g. http://127.0.0.1:8000/v1."),
+    Setting("asr_api_key", "", "For the endpoint backend: its API key; never logged or returned."),
+    # --- schedule and quotas
+    Setting("workshop_schedule_seconds", 0, "If > 0, beat runs reset_daily_quotas every N seconds instead of daily at 00:00 UTC.", _int),
+    Setting("beat_lock_seconds", 30, "Expiry of the Redis lock that keeps a second beat from sending; a standby takes over this long after the holder stops.", _int),
+    Setting("janitor_seconds", 60, "Beat sends requeue_stranded this often: jobs whose worker process died (kill -9, lost node) go back on their queue.", _int),
+    Setting("daily_quota_seconds", 7200.0, "Audio seconds a new user may submit per day.", _float),
+    Setting("user", "", "Name that jobs are submitted under; empty = the login name."),
+)
+
+BY_KEY = {setting.key: setting for setting in SETTINGS}
+
+
+class ConfigError(ValueError):
+    """A setting in the environment could not be understood."""
+
+
+@dataclass(frozen=True)
+class Config:
+    """Resolved settings; attribute access by key."""
+
+    values: dict[str, Any]
+
+    def __getattr__(self, key: str) -> Any:
+        try:
+            return self.values[key]
+        except KeyError:
+            raise AttributeError(key) from None
+
+    @property
+    def state_path(self) -> Path:
+        return Path(self.values["state_dir"]).expanduser().resolve()
+
+    def path(self, key: str) -> Path:
+        """A directory setting as an absolute path."""
+        return Path(self.values[key]).expanduser().resolve()
+
+    @property
+    def audio_roots(self) -> list[Path]:
+        """Where tasks may read audio from: the data and upload roots."""
+        return [self.path("data_dir"), self.path("upload_dir")]
+
+    @property
+    def effective_database_url(self) -> str:
+        return self.database_url or f"sqlite:///{self.state_path / 'echonote.db'}"
+
+    @property
+    def managed_broker(self) -> bool:
+        """True when the stack should start its own Redis."""
+        return not self.broker_url
+
+    def redis_url(self, db: int) -> str:
+        auth = f":{self.redis_password}@" if self.redis_password else ""
+        return f"redis://{auth}127.0.0.1:{self.redis_port}/{db}"
+
+    @property
+    def effective_broker_url(self) -> str:
+        return self.broker_url or self.redis_url(0)
+
+    @property
+    def effective_result_backend(self) -> str:
+        if self.result_backend:
+            return self.result_backend
+        if self.broker_url.startswith(("redis://", "rediss://")):
+            base = self.broker_url.rsplit("/", 1)[0] if self.broker_url.count("/") > 2 else self.broker_url
+            return base + "/1"
+        return self.redis_url(1)
+
+
+def load(environ: dict[str, str] | None = None) -> Config:
+    """Read every setting from ``environ`` (default ``os.environ``)."""
+    environ = os.environ if environ is None else environ
+    values: dict[str, Any] = {}
+    for setting in SETTINGS:
+        raw = environ.get(setting.env)
+        if raw is None:
+            values[setting.key] = setting.default
+            continue
+        try:
+            values[setting.key] = setting.parse(raw)
+        except ValueError as exc:
+            raise ConfigError(f"{setting.env}={raw!r} is not valid ({exc}). {setting.doc}") from None
+    if values["visibility_timeout"] <= values["hard_time_limit"]:
+        raise ConfigError(
+            f"ECHONOTE_VISIBILITY_TIMEOUT ({values['visibility_timeout']} s) must exceed "
+            f"ECHONOTE_HARD_TIME_LIMIT ({values['hard_time_limit']} s): otherwise Redis redelivers "
+            "long-running tasks to a second worker while the first still runs them."
+        )
+    if values["soft_time_limit"] >= values["hard_time_limit"]:
+        raise ConfigError("ECHONOTE_SOFT_TIME_LIMIT must be below ECHONOTE_HARD_TIME_LIMIT.")
+    return Config(values)
+
+
+def describe() -> list[tuple[str, str, str]]:
+    """(env var, default, doc) rows: the README's configuration table."""
+    rows = []
+    for setting in SETTINGS:
+        default = setting.default
+        if isinstance(default, list):
+            default = ",".join(default)
+        rows.append((setting.env, str(default) if default != "" else "(empty)", setting.doc))
+    return rows

@@ -1,0 +1,154 @@
+"""Flower read through its REST API: tasks as rows, a Gantt chart per worker, runtimes, Prometheus metrics.
+
+Flower learns about tasks from the workers' event stream, by name, without
+the task code. Its API needs ``FLOWER_UNAUTHENTICATED_API=true`` on loopback
+(the stack sets it) or basic auth (``ECHONOTE_FLOWER_BASIC_AUTH``).
+"""
+from __future__ import annotations
+
+import base64
+import datetime as dt
+import json
+import re
+import urllib.request
+
+from echonote import config
+from echonote.lab.tables import Table
+from echonote.monitor import flower_get
+
+METRIC_LINE = re.compile(r"^(?P<name>[a-zA-Z_:][\w:]*)(?:\{(?P<labels>[^}]*)\})?\s+(?P<value>\S+)$")
+STATE_COLORS = {"SUCCESS": "#2ca02c", "FAILURE": "#d62728", "REVOKED": "#7f7f7f", "STARTED": "#ff7f0e"}
+
+
+def _base_url(base_url: str | None) -> str:
+    return base_url or f"http://127.0.0.1:{config.load().flower_port}"
+
+
+def send_task(name: str, kwargs: dict | None = None, args: list | None = None, base_url: str | None = None) -> dict:
+    """POST ``/api/task/send-task/<name>``: Flower sends by name too (``async-apply`` needs the code)."""
+    cfg = config.load()
+    body = json.dumps({"args": args or [], "kwargs": kwargs or {}}).encode()
+    request = urllib.request.Request(f"{_base_url(base_url)}/api/task/send-task/{name}", data=body, method="POST",
+                                     headers={"Content-Type": "application/json"})
+    if cfg.flower_basic_auth:
+        request.add_header("Authorization", "Basic " + base64.b64encode(cfg.flower_basic_auth.encode()).decode())
+    with urllib.request.urlopen(request, timeout=10) as response:
+        return json.loads(response.read())
+
+
+def tasks(limit: int = 200, base_url: str | None = None) -> list[dict]:
+    """Flower's ``/api/tasks`` as a list of dicts, oldest first, with times in seconds since the epoch."""
+    found = flower_get(f"/api/tasks?limit={limit}", base_url)
+    rows = []
+    for task_id, info in (found or {}).items():
+        done = info.get("succeeded") or info.get("failed") or info.get("revoked")
+        rows.append({
+            "task_id": task_id, "name": info.get("name"), "state": info.get("state"),
+            "worker": info.get("worker"), "received": info.get("received"), "started": info.get("started"),
+            "done": done, "runtime": info.get("runtime"),
+        })
+    return sorted(rows, key=lambda r: r["received"] or r["started"] or 0)
+
+
+def tasks_table(rows: list[dict]) -> Table:
+    def clock(ts):
+        return dt.datetime.fromtimestamp(ts, dt.timezone.utc).strftime("%H:%M:%S") if ts else "-"
+
+    shown = [{"task": r["task_id"][:8], "name": r["name"], "state": r["state"], "worker": r["worker"],
+              "received (UTC)": clock(r["received"]), "queued (s)": _gap(r["received"], r["started"]),
+              "runtime (s)": round(r["runtime"], 2) if r["runtime"] else "-"} for r in rows]
+    return Table(shown, title=f"{len(rows)} task(s) in Flower")
+
+
+def _gap(a, b):
+    return round(b - a, 2) if a and b else "-"
+
+
+def gantt_figure(rows: list[dict], title: str = "Tasks per worker (from Flower's REST API)"):
+    """One lane per worker: a thin bar from received to started (waiting), a thick one from started to done."""
+    import matplotlib.pyplot as plt
+    from matplotlib.patches import Patch
+
+    timed = [r for r in rows if r["worker"] and (r["received"] or r["started"])]
+    if not timed:
+        raise ValueError("no task with a worker and times yet: submit a job and let Flower see its events first.")
+    t0 = min(r["received"] or r["started"] for r in timed)
+    span = max((r["done"] or r["started"] or r["received"]) for r in timed) - t0
+    shortest = max(span * 0.006, 0.05)  # a 5 ms ping stays visible next to a 90 s diarization
+    workers = sorted({r["worker"] for r in timed})
+    fig, ax = plt.subplots(figsize=(10, 0.9 * len(workers) + 1.8), layout="constrained")
+    for lane, worker in enumerate(workers):
+        for r in (r for r in timed if r["worker"] == worker):
+            start = (r["started"] or r["received"]) - t0
+            if r["received"] and r["started"]:
+                ax.broken_barh([(r["received"] - t0, r["started"] - r["received"])], (lane - 0.08, 0.16),
+                               facecolors="#9e9e9e")
+            end = (r["done"] - t0) if r["done"] else start + (r["runtime"] or 0.05)
+            ax.broken_barh([(start, max(end - start, shortest))], (lane - 0.3, 0.6),
+                           facecolors=STATE_COLORS.get(r["state"], "#1f77b4"), edgecolor="white")
+    ax.set_yticks(range(len(workers)), workers)
+    ax.invert_yaxis()
+    ax.set_xlabel("time since the first task was received (s)")
+    ax.set_ylabel("worker")
+    ax.set_title(title)
+    ax.grid(axis="x", alpha=0.3)
+    handles = [Patch(color="#9e9e9e", label="received → started (waiting)")]
+    handles += [Patch(color=c, label=f"started → done: {s}") for s, c in STATE_COLORS.items()
+                if any(r["state"] == s for r in timed)]
+    fig.legend(handles=handles, loc="outside lower center", ncols=3, frameon=False)
+    return fig
+
+
+def runtime_histogram(rows: list[dict], title: str = "Task runtimes (from Flower)"):
+    """Histogram of runtimes, one colour per task name."""
+    import matplotlib.pyplot as plt
+
+    by_name: dict[str, list[float]] = {}
+    for r in rows:
+        if r["runtime"]:
+            by_name.setdefault(r["name"] or "?", []).append(r["runtime"])
+    if not by_name:
+        raise ValueError("no finished task with a runtime in Flower yet.")
+    low = max(min(min(v) for v in by_name.values()), 1e-3)
+    high = max(max(v) for v in by_name.values()) * 1.05
+    edges = [low * (high / low) ** (i / 20) for i in range(21)]  # log-spaced: ms pings and minute-long jobs
+    fig, ax = plt.subplots(figsize=(8, 3.6), layout="constrained")
+    ax.hist(list(by_name.values()), bins=edges, label=list(by_name), stacked=True)
+    ax.set_xscale("log")
+    ax.set_xlabel("runtime (s, log scale)")
+    ax.set_ylabel("tasks (count)")
+    ax.set_title(title)
+    ax.legend(title="task name", frameon=False)
+    return fig
+
+
+def metrics(prefixes: tuple[str, ...] = ("flower_events_total", "flower_task_runtime_seconds_count",
+                                         "flower_task_runtime_seconds_sum", "flower_worker_online"),
+            base_url: str | None = None) -> Table:
+    """Samples from Flower's Prometheus ``/metrics`` whose names start with one of ``prefixes``."""
+    text = flower_get("/metrics", base_url)
+    rows = []
+    for line in str(text).splitlines():
+        match = METRIC_LINE.match(line.strip())
+        if match and match["name"].startswith(prefixes):
+            labels = dict(re.findall(r'(\w+)="([^"]*)"', match["labels"] or ""))
+            rows.append({"metric": match["name"], "labels": ", ".join(f"{k}={v}" for k, v in sorted(labels.items())),
+                         "value": float(match["value"])})
+    return Table(rows, title="Prometheus metrics from Flower's /metrics")
+
+
+def wait_for_tasks(task_ids: list[str], timeout: float = 60.0, base_url: str | None = None) -> list[dict]:
+    """Poll Flower until it has seen every task in ``task_ids`` finish; return all its task rows."""
+    import time
+
+    deadline = time.monotonic() + timeout
+    while True:
+        rows = tasks(base_url=base_url)
+        finished = {r["task_id"] for r in rows if r["state"] in ("SUCCESS", "FAILURE", "REVOKED")}
+        if set(task_ids) <= finished:
+            return rows
+        if time.monotonic() > deadline:
+            missing = sorted(set(task_ids) - finished)
+            raise TimeoutError(f"Flower has not seen {missing} finish after {timeout:.0f} s; "
+                               "are the workers sending events (-E)?")
+        time.sleep(0.5)

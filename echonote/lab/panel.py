@@ -1,0 +1,261 @@
+"""The submission panel (ipywidgets): choose or upload audio, set speakers and backend, submit, follow, cancel.
+
+Jobs go through :func:`echonote.client.submit` — quota check, job row, task
+sent by name — so the panel never imports task code. One progress bar per job
+is fed by the task's PROGRESS states from a background thread; finished jobs
+fill the results table. :meth:`SubmissionPanel.wait` blocks until every job is
+done, for notebooks run top to bottom without a person clicking.
+"""
+from __future__ import annotations
+
+import threading
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import ipywidgets as w
+
+from echonote import client, config, db, names, uploads
+from echonote.audio_info import duration_seconds
+from echonote.lab import data
+from echonote.lab.tables import Table
+
+BACKENDS = ("offline", "pyannote")
+
+
+@dataclass
+class JobView:
+    """One submitted job and the widgets that show it."""
+
+    label: str
+    audio: Path
+    job_id: str
+    task_id: str
+    submitted: float = field(default_factory=time.monotonic)
+    done: bool = False
+    result: dict | None = None
+    error: str | None = None
+    state: str = "PENDING"
+    percent: float = 0.0
+    bar: Any = None
+    status: Any = None
+    cancel_button: Any = None
+    box: Any = None
+
+
+class SubmissionPanel:
+    """Build it, display it (``panel`` as a cell's last line), then click or call :meth:`submit`."""
+
+    def __init__(self, poll_seconds: float = 0.3):
+        cfg = config.load()
+        self.poll_seconds = poll_seconds
+        self.jobs: list[JobView] = []
+        self.rows: list[dict] = []
+        self.group_ids: list[str] = []
+        self._lock = threading.Lock()
+        self._thread: threading.Thread | None = None
+
+        self.files = w.SelectMultiple(description="audio", rows=6, layout=w.Layout(width="560px"))
+        self.upload = w.FileUpload(accept=",".join(sorted(uploads.ALLOWED_SUFFIXES)), multiple=True,
+                                   description="Upload")
+        self.num_speakers = w.BoundedIntText(0, min=0, max=20, description="speakers", layout=w.Layout(width="170px"))
+        self.min_speakers = w.BoundedIntText(0, min=0, max=20, description="min", layout=w.Layout(width="170px"))
+        self.max_speakers = w.BoundedIntText(0, min=0, max=20, description="max", layout=w.Layout(width="170px"))
+        self.backend = w.Dropdown(options=BACKENDS, value=cfg.diarization_backend if cfg.diarization_backend in BACKENDS
+                                  else "offline", description="backend", layout=w.Layout(width="220px"))
+        self.submit_button = w.Button(description="Submit", button_style="primary", icon="play")
+        self.group_button = w.Button(description="Submit as group", icon="layer-group")
+        self.message = w.HTML()
+        self.jobs_box = w.VBox()
+        self.results_html = w.HTML()
+        for widget, cls in ((self.submit_button, "echonote-submit"), (self.group_button, "echonote-submit-group"),
+                            (self.results_html, "echonote-results")):
+            widget.add_class(cls)
+        hint = w.HTML("<small>0 = let the model decide. Each selected file becomes one job.</small>")
+        self.widget = w.VBox([
+            w.HBox([self.files, self.upload]),
+            w.HBox([self.num_speakers, self.min_speakers, self.max_speakers, self.backend]), hint,
+            w.HBox([self.submit_button, self.group_button]), self.message, self.jobs_box, self.results_html,
+        ])
+        self.upload.observe(self._on_upload, names="value")
+        self.submit_button.on_click(lambda _: self._guarded(self.submit))
+        self.group_button.on_click(lambda _: self._guarded(self.submit_group))
+        self.refresh_choices()
+        self._draw_results()
+
+    def _repr_mimebundle_(self, **kwargs):
+        return self.widget._repr_mimebundle_(**kwargs)
+
+    # ----- input
+    def refresh_choices(self, select: list[Path] | None = None) -> None:
+        choices = data.audio_choices()
+        self.files.options = [(label, path) for label, path in choices.items()]
+        wanted = select or ([next(iter(choices.values()))] if choices else [])
+        self.files.value = tuple(p for p in choices.values() if p in wanted)
+
+    def _on_upload(self, change) -> None:
+        stored = [uploads.store_bytes(bytes(item["content"]), item["name"]) for item in change["new"]]
+        if stored:
+            self.refresh_choices(select=stored)
+            self.message.value = f"saved {len(stored)} upload(s) under the upload root: " + ", ".join(p.name for p in stored)
+
+    def task_kwargs(self, audio: Path) -> dict:
+        """The diarize task's keyword arguments from the form (0 means unset)."""
+        kwargs: dict[str, Any] = {"audio_path": str(audio), "backend": self.backend.value}
+        for key, widget in (("num_speakers", self.num_speakers), ("min_speakers", self.min_speakers),
+                            ("max_speakers", self.max_speakers)):
+            if widget.value:
+                kwargs[key] = int(widget.value)
+        return kwargs
+
+    def _guarded(self, action) -> None:
+        try:
+            action()
+        except Exception as exc:  # shown in the panel: a click has nowhere else to report
+            self.message.value = f"<span style='color:#b00'>could not submit: {exc}</span>"
+
+    # ----- submitting
+    def submit(self, paths: list[Path] | None = None) -> list[JobView]:
+        """Submit one job per file (default: the selected ones) and start following them."""
+        paths = [Path(p) for p in (paths or self.files.value)]
+        if not paths:
+            raise ValueError("no audio selected: pick a file in the list or upload one.")
+        views = [self._submit_one(p) for p in paths]
+        self.message.value = f"submitted {len(views)} job(s) by name {names.DIARIZE!r}"
+        self._follow()
+        return views
+
+    def submit_group(self, paths: list[Path] | None = None) -> str:
+        """Submit several files and save them as one GroupResult (its id is returned)."""
+        import uuid
+
+        from celery.result import GroupResult
+
+        views = self.submit(paths)
+        app = client.celery_app()
+        group = GroupResult(id=str(uuid.uuid4()), results=[app.AsyncResult(v.task_id) for v in views], app=app)
+        group.save()
+        self.group_ids.append(group.id)
+        self.message.value = f"submitted a group of {len(views)} job(s): group id {group.id}"
+        return group.id
+
+    def _submit_one(self, audio: Path) -> JobView:
+        job = client.submit(names.DIARIZE, self.task_kwargs(audio), kind="diarize", audio_path=str(audio),
+                            audio_seconds=duration_seconds(audio) or 0.0)
+        view = JobView(audio.name, audio, job.id, job.task_id)
+        view.bar = w.FloatProgress(0, min=0, max=100, description=audio.name[:18], bar_style="info",
+                                   layout=w.Layout(width="420px"))
+        view.status = w.Label("PENDING")
+        view.cancel_button = w.Button(description="Cancel", icon="stop", layout=w.Layout(width="90px"))
+        view.cancel_button.on_click(lambda _: self.cancel(view))
+        view.box = w.HBox([view.bar, view.status, view.cancel_button])
+        view.box.add_class("echonote-job")
+        with self._lock:
+            self.jobs.append(view)
+            self.jobs_box.children = [*self.jobs_box.children, view.box]
+        return view
+
+    def cancel(self, view: JobView) -> None:
+        """Revoke the task (terminating it if running) and mark its job row revoked."""
+        if view.done:
+            return
+        client.celery_app().control.revoke(view.task_id, terminate=True, signal="SIGTERM")
+        with db.session() as s:
+            row = s.get(db.Job, view.job_id)
+            if row is not None and row.status not in db.FINISHED_STATES:
+                row.status, row.finished_at = db.REVOKED, db.utcnow()
+        view.status.value = "REVOKED"
+
+    # ----- following
+    def _follow(self) -> None:
+        if self._thread is None or not self._thread.is_alive():
+            self._thread = threading.Thread(target=self._poll_loop, name="echonote-panel", daemon=True)
+            self._thread.start()
+
+    def _poll_loop(self) -> None:
+        while True:
+            with self._lock:
+                pending = [v for v in self.jobs if not v.done]
+            if not pending:
+                return
+            for view in pending:
+                self._update(view)
+            time.sleep(self.poll_seconds)
+
+    def _update(self, view: JobView) -> None:
+        result = client.celery_app().AsyncResult(view.task_id)
+        seen = client.progress_of(result)
+        view.state, view.percent = seen.state, seen.percent
+        view.bar.value = seen.percent
+        step = f" · {seen.step} {seen.completed}/{seen.total}" if seen.total else ""
+        view.status.value = f"{seen.state} {seen.percent:.0f} %{step}"
+        if not result.ready():
+            return
+        try:
+            view.result = client.finished_value(result)
+            view.bar.bar_style = "success"
+        except Exception as exc:  # the task's own error: it gets a row too, with the reason
+            view.error = f"{type(exc).__name__}: {exc}"
+            view.bar.bar_style = "danger"
+            view.status.value = f"{result.state}: {view.error[:120]}"
+        self.rows.append(self._row(view, result))
+        view.done = True
+        view.box.add_class("echonote-job-done")
+        self._draw_results()
+
+    def _row(self, view: JobView, result) -> dict:
+        reference = data.reference_speakers(view.audio)
+        if view.error:
+            return {"file": view.label, "status": f"{result.state}: {view.error[:160]}",
+                    "reference speakers": len(reference) if reference else "-"}
+        res = view.result or {}
+        return {
+            "file": view.label,
+            "status": result.state,
+            "speakers": res.get("num_speakers", len(res.get("speakers", []))),
+            "reference speakers": len(reference) if reference else "-",
+            "duration (s)": round(res.get("duration", 0.0), 1),
+            "DER (%)": _der_percent(view.audio, res),
+            "worker": getattr(result, "worker", None) or f"pid {res.get('worker_pid')}",
+            "runtime (s)": round(res.get("timings", {}).get("total", 0.0), 2),
+            "RTF": round(res.get("rtf", 0.0), 3),
+        }
+
+    def _draw_results(self) -> None:
+        self.results_html.value = self.results_table()._repr_html_()
+
+    def results_table(self) -> Table:
+        return Table(list(self.rows), title="Results", columns=[
+            "file", "status", "speakers", "reference speakers", "duration (s)", "DER (%)", "worker", "runtime (s)", "RTF"])
+
+    def wait(self, timeout: float = 900.0) -> Table:
+        """Block until every job is done (or ``timeout``); return the results table."""
+        deadline = time.monotonic() + timeout
+        while any(not v.done for v in self.jobs):
+            if time.monotonic() > deadline:
+                late = [v.label for v in self.jobs if not v.done]
+                raise TimeoutError(f"still running after {timeout:.0f} s: {late}; see `echonote logs worker`.")
+            if self._thread is None or not self._thread.is_alive():
+                self._follow()
+            time.sleep(0.2)
+        return self.results_table()
+
+
+def _der_percent(audio: Path, result: dict) -> Any:
+    """DER in % (collar 0, overlap scored) when a reference RTTM sits next to the audio; '-' otherwise."""
+    from echonote import samples
+
+    rttm = samples.reference_for(audio)
+    if not rttm or not result.get("segments"):
+        return "-"
+    import warnings
+
+    from echonote.evaluation import evaluate  # pyannote.metrics, imported only when scoring
+
+    try:
+        with warnings.catch_warnings():
+            warnings.filterwarnings("ignore", message="'uem' was approximated")  # no UEM: whole file scored
+            return round(100 * evaluate(str(rttm), result)["der"], 1)
+    except Exception as exc:  # a reference that cannot be scored must not hide the job's result
+        return f"not scored ({type(exc).__name__}: {exc})"[:80]

@@ -1,0 +1,28 @@
+"""Task names and queues: the only thing beat, Flower and clients know about tasks.
+
+Workers register the code under these names (``echonote.worker``); everyone
+else sends by name with ``app.send_task(NAME)`` or ``app.signature(NAME)``.
+"""
+
+RESET_DAILY_QUOTAS = "echonote.reset_daily_quotas"
+PING = "echonote.ping"
+REQUEUE_STRANDED = "echonote.requeue_stranded"
+DIARIZE = "echonote.diarize"
+TRANSCRIBE = "echonote.transcribe"
+ATTRIBUTE = "echonote.attribute"
+
+DIARIZATION_QUEUE = "diarization"
+DEFAULT_QUEUE = "default"
+
+#: task name -> queue it is routed to
+ROUTES = {
+    DIARIZE: DIARIZATION_QUEUE,
+    TRANSCRIBE: DIARIZATION_QUEUE,
+    ATTRIBUTE: DEFAULT_QUEUE,
+    RESET_DAILY_QUOTAS: DEFAULT_QUEUE,
+    REQUEUE_STRANDED: DEFAULT_QUEUE,
+    PING: DEFAULT_QUEUE,
+}
+
+#: every task a complete worker (``--include=echonote.worker.tasks``) registers
+ALL_TASKS = tuple(ROUTES)

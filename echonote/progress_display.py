@@ -1,0 +1,70 @@
+"""Terminal progress bars for several running tasks, fed by their PROGRESS states."""
+from __future__ import annotations
+
+import sys
+import time
+from dataclasses import dataclass, field
+from typing import Any, TextIO
+
+from echonote import client
+
+BAR_WIDTH = 30
+
+
+@dataclass
+class Tracked:
+    label: str
+    task_id: str
+    progress: client.Progress = field(default_factory=lambda: client.Progress("PENDING"))
+    value: Any = None
+    error: BaseException | None = None
+    done: bool = False
+    history: list[str] = field(default_factory=list)  # states seen, in order
+
+
+def bar(label: str, p: client.Progress, width: int = BAR_WIDTH) -> str:
+    filled = int(round(width * p.percent / 100))
+    step = f"{p.step} {p.completed}/{p.total}" if p.total else p.step
+    return f"{label[:28]:<28} [{'#' * filled}{'.' * (width - filled)}] {p.percent:5.1f}% {p.state:<8} {step}"
+
+
+def follow(items: list[Tracked], timeout: float = 3600.0, out: TextIO | None = None, poll: float = 0.25) -> list[Tracked]:
+    """Poll every task until all are done (or ``timeout``), drawing one bar each."""
+    app = client.celery_app()
+    out = out or sys.stdout
+    live = out.isatty()
+    deadline = time.monotonic() + timeout
+    drawn = 0
+    last_line: dict[str, str] = {}
+    while True:
+        for item in items:
+            if item.done:
+                continue
+            result = app.AsyncResult(item.task_id)
+            item.progress = client.progress_of(result)
+            if not item.history or item.history[-1] != item.progress.state:
+                item.history.append(item.progress.state)
+            if result.ready():
+                item.done = True
+                try:
+                    item.value = client.finished_value(result)
+                except Exception as exc:  # the task's own error, rebuilt by Celery
+                    # drop the traceback: its frames would keep AsyncResults alive until interpreter exit
+                    item.error = exc.with_traceback(None)
+                    item.error.__context__ = None
+        lines = [bar(i.label, i.progress) + (f"  error: {i.error}" if i.error else "") for i in items]
+        if live:
+            out.write(("\x1b[F" * drawn) + "\n".join(f"{line}\x1b[K" for line in lines) + "\n")
+            drawn = len(lines)
+        else:
+            for item, line in zip(items, lines):
+                key = f"{item.progress.state}{int(item.progress.percent // 10)}{item.progress.step}"
+                if last_line.get(item.task_id) != key:
+                    out.write(line + "\n")
+                    last_line[item.task_id] = key
+        out.flush()
+        if all(i.done for i in items):
+            return items
+        if time.monotonic() > deadline:
+            raise TimeoutError(f"{sum(not i.done for i in items)} task(s) still running after {timeout:.0f} s")
+        time.sleep(poll)

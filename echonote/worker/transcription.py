@@ -1,0 +1,75 @@
+"""``echonote.transcribe`` (words with times) and ``echonote.attribute`` (who said them).
+
+Same conventions as ``echonote.diarize``: models once per worker process,
+PROGRESS states, bad input fails once with a readable message, passing
+failures (an unreachable endpoint, a busy disk) retry with bounded backoff.
+The light client chains them by name (:mod:`echonote.canvas`).
+"""
+from __future__ import annotations
+
+from pathlib import Path
+
+from echonote import config, names
+from echonote.celery_app import app
+from echonote.errors import BadInput, TransientError
+from echonote.worker import job_tracking
+from echonote.worker.base_task import JOB_TASK_OPTIONS, EchonoteTask
+from echonote.worker.diarization import result_dir_for
+from echonote.worker.progress import ProgressReporter
+
+STEP_SPANS = {"decode": (0.0, 5.0), "transcribe": (5.0, 97.0), "write": (97.0, 100.0), "done": (100.0, 100.0)}
+DEFAULT_FORMATS = ("txt", "srt", "vtt", "json")
+
+
+def transcribe_file(audio_path: str, *, backend=None, language=None, progress=None, out_dir: Path | None = None,
+                    task_id: str | None = None, roots=None) -> dict:
+    """Transcribe one file and write ``<stem>.words.json``; shared by the task and ``--local``."""
+    from echonote.worker import diarize_core, transcribe_core
+    from echonote.worker.asr import AsrUnavailable, model_loads
+
+    cfg = config.load()
+    backend = backend or cfg.asr_backend
+    try:
+        result = transcribe_core.run_transcription(
+            audio_path, backend=backend, language=language,
+            progress=progress, roots=roots or cfg.audio_roots,
+            limits={"max_duration": cfg.max_audio_seconds, "max_bytes": cfg.max_audio_bytes},
+        )
+    except AsrUnavailable as exc:
+        raise TransientError(str(exc)) from exc
+    except BadInput:
+        raise
+    except ValueError as exc:  # AudioInputError, ModelUnavailable, bad options
+        raise BadInput(str(exc)) from None
+    out = out_dir or result_dir_for(task_id)
+    target = out / f"{Path(audio_path).stem}.words.json"
+    result.update(result_path=str(target), model_loads=model_loads())
+    try:
+        diarize_core.write_json(result, target)
+    except OSError as exc:
+        raise TransientError(f"could not write results to {out}: {exc}") from exc
+    return result
+
+
+@app.task(name=names.TRANSCRIBE, base=EchonoteTask, **JOB_TASK_OPTIONS)
+def transcribe(self, audio_path: str, backend=None, language=None, job_id=None) -> dict:
+    """Words with start/end times and confidence for ``audio_path`` (a path under the data roots)."""
+    if not isinstance(audio_path, str) or not audio_path:
+        raise BadInput(f"audio_path must be a non-empty string path, got {audio_path!r}")
+    reporter = ProgressReporter(self, job_id or job_tracking.job_id_of(self), STEP_SPANS)
+    return transcribe_file(audio_path, backend=backend, language=language, progress=reporter, task_id=self.request.id)
+
+
+@app.task(name=names.ATTRIBUTE, base=EchonoteTask, **JOB_TASK_OPTIONS)
+def attribute(self, parts, audio_path=None, formats=DEFAULT_FORMATS) -> dict:
+    """Chord callback: ``parts`` are the results of diarize and transcribe, in any order."""
+    if not isinstance(parts, (list, tuple)):
+        raise BadInput(f"attribute expects the list of results of diarize and transcribe, got {type(parts).__name__}")
+    from echonote.transcripts import build_transcript
+
+    try:
+        return build_transcript(parts, audio_path=audio_path, formats=tuple(formats), out_dir=result_dir_for(self.request.id))
+    except ValueError as exc:
+        raise BadInput(str(exc)) from None
+    except OSError as exc:
+        raise TransientError(f"could not write transcripts: {exc}") from exc

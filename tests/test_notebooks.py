@@ -1,0 +1,184 @@
+"""Every notebook runs top to bottom against a real stack, and every exercise check fails untouched, passes solved.
+
+Each solution notebook is executed with nbclient in a kernel that gets this
+test session's private settings (state dir, ports). After its last
+non-cleanup cell, the exercise notebook's untouched cells are run in the same
+kernel and each check must say "not yet"; then the solution cell is run again
+and the check must pass; then the cleanup cells stop what the notebook started.
+"""
+from __future__ import annotations
+
+import copy
+import os
+import time
+from pathlib import Path
+
+import nbformat
+import pytest
+from nbclient import NotebookClient
+from nbclient.exceptions import CellExecutionError
+
+ROOT = Path(__file__).resolve().parent.parent
+NOTEBOOKS = ROOT / "notebooks"
+EXPECTED = [
+    "01_task_names_vs_objects.ipynb",
+    "02_launch_beat_and_worker.ipynb",
+    "03_submit_diarization_jobs.ipynb",
+    "04_results_and_flower.ipynb",
+    "05_transcripts.ipynb",
+]
+CELL_TIMEOUT = 900
+TIMINGS: dict[str, float] = {}
+
+
+def kernel_env() -> dict[str, str]:
+    """This session's private settings, absolute paths, for the notebook kernel and what it starts."""
+    env = dict(os.environ)
+    env.setdefault("ECHONOTE_DATA_DIR", str(ROOT / "data"))
+    env["MPLBACKEND"] = "module://matplotlib_inline.backend_inline"
+    return env
+
+
+def tags(cell) -> list[str]:
+    return list(cell.get("metadata", {}).get("tags", []))
+
+
+def text_of(cell) -> str:
+    parts = []
+    for out in cell.get("outputs", []):
+        if out.get("output_type") == "stream":
+            parts.append(out.get("text", ""))
+        elif "data" in out:
+            parts.append(out["data"].get("text/plain", ""))
+        elif out.get("output_type") == "error":
+            parts.append(f"{out.get('ename')}: {out.get('evalue')}")
+    return "".join(parts)
+
+
+def run_notebook(name: str) -> tuple[nbformat.NotebookNode, list[str]]:
+    """Execute a solution notebook, then its exercise cells and checks; return it and the check messages."""
+    nb = nbformat.read(NOTEBOOKS / name, as_version=4)
+    exercise = nbformat.read(NOTEBOOKS / "exercises" / name, as_version=4)
+    client = NotebookClient(nb, timeout=CELL_TIMEOUT, kernel_name="python3",
+                            resources={"metadata": {"path": str(NOTEBOOKS)}})
+    messages: list[str] = []
+    started = time.perf_counter()
+    with client.setup_kernel(env=kernel_env()):
+        client.wait_for_reply(client.kc.kernel_info())
+        cleanup = [i for i, c in enumerate(nb.cells) if "cleanup" in tags(c)]
+        for index, cell in enumerate(nb.cells):
+            if index not in cleanup:
+                client.execute_cell(cell, index)
+        TIMINGS[name] = time.perf_counter() - started
+        solved_cells = copy.deepcopy(nb.cells)
+        for index, cell in enumerate(exercise.cells):
+            if "exercise" not in tags(cell):
+                continue
+            check = exercise.cells[index + 1]
+            client.execute_cell(copy.deepcopy(cell), index)
+            with pytest.raises(CellExecutionError) as untouched:
+                client.execute_cell(copy.deepcopy(check), index + 1)
+            assert "NotYet" in str(untouched.value) and "not yet — hint" in str(untouched.value), untouched.value
+            messages.append(str(untouched.value))
+            solution, solved = copy.deepcopy(solved_cells[index]), copy.deepcopy(solved_cells[index + 1])
+            client.execute_cell(solution, index)      # the solution again: the check passes
+            client.execute_cell(solved, index + 1)    # (nbclient stores each executed cell back into nb)
+            assert "well done" in text_of(solved), text_of(solved)
+        for index in cleanup:
+            client.execute_cell(nb.cells[index], index)
+    return nb, messages
+
+
+def outputs_text(nb) -> str:
+    return "\n".join(text_of(c) for c in nb.cells if c.cell_type == "code")
+
+
+def check_01(nb) -> None:
+    text = outputs_text(nb)
+    ours = next(line for line in text.splitlines() if line.startswith("echonote.celery_app (ours)"))
+    eager = next(line for line in text.splitlines() if line.startswith("eager_app (anti-pattern)"))
+    assert ours.rstrip().endswith("none") and "torch" not in ours, ours
+    assert "torch" in eager and "pyannote.audio" in eager, eager
+    assert "Received unregistered task of type 'echonote.ping'" in text
+
+
+def check_02(nb) -> None:
+    text = outputs_text(nb)
+    assert "reset seen after" in text and "Sending due task reset-daily-quotas" in text
+    assert "inspect scheduled: {" in text and "echonote.ping" in text
+    assert "worker-2@" in text.split("Flower /api/workers", 1)[1]
+
+
+def check_03(nb) -> None:
+    text = outputs_text(nb)
+    lines = text.split("Results\n")[-1].splitlines()
+    table = "\n".join(lines[:next((i for i, line in enumerate(lines) if not line.strip() or line.startswith("<")),
+                                  len(lines))])
+    rows = [line.split() for line in table.splitlines()[2:]]  # below the header and its rule
+    by_file = {row[0]: row for row in rows}
+    assert sorted(by_file) == ["lab007_000.wav", "lab007_001.wav", "pyannote_sample.wav"], table
+    assert all(row[1] == "SUCCESS" for row in rows), table  # a failed job shows its reason here
+    assert by_file["pyannote_sample.wav"][2:4] == ["2", "2"], table  # found 2, reference 2
+
+
+def check_04(nb) -> None:
+    text = outputs_text(nb)
+    flower_rows = text.split("task(s) in Flower", 1)[1]
+    assert "echonote.diarize" in flower_rows and "echonote.ping" in flower_rows and "SUCCESS" in flower_rows
+    assert "flower_events_total" in text
+    assert sum("image/png" in o.get("data", {}) for c in nb.cells for o in c.get("outputs", [])) >= 6
+
+
+def check_05(nb) -> None:
+    text = outputs_text(nb)
+    assert "header tasks: ['echonote.diarize', 'echonote.transcribe'] -> callback: echonote.attribute" in text
+    wer = float(text.split("WER ", 1)[1].split(" %", 1)[0])
+    assert wer <= 30, text
+    html = "".join(o.get("data", {}).get("text/html", "") for c in nb.cells for o in c.get("outputs", []))
+    assert html.count("<b style=") >= 2 and "speaker90" in html and "speaker91" in html, html[:500]
+
+
+KEY_OUTPUTS = dict(zip(EXPECTED, (check_01, check_02, check_03, check_04, check_05)))
+
+
+def test_the_notebooks_are_the_five_expected_and_exercises_are_fresh():
+    """Guards against a glob that matches nothing (a notebook test that always passes)."""
+    assert sorted(p.name for p in NOTEBOOKS.glob("[0-9][0-9]_*.ipynb")) == EXPECTED
+    assert sorted(p.name for p in (NOTEBOOKS / "exercises").glob("*.ipynb")) == EXPECTED
+    import subprocess
+    import sys
+
+    made = subprocess.run([sys.executable, str(ROOT / "tools" / "make_exercises.py"), "--check"],
+                          capture_output=True, text=True)
+    assert made.returncode == 0, made.stderr
+
+
+def test_lab_helpers_stay_light():
+    """The notebook helpers are clients: importing them loads no torch, numpy or worker code."""
+    import subprocess
+    import sys
+
+    code = ("import sys, echonote.lab.session, echonote.lab.panel, echonote.lab.flower_view, echonote.lab.checks, "
+            "echonote.lab.footprint, echonote.lab.inspect_view, echonote.lab.data, echonote.plots;"
+            "print([m for m in ('torch', 'numpy', 'librosa', 'echonote.worker') if m in sys.modules])")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
+    assert out.strip() == "[]"
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("name", EXPECTED)
+def test_notebook_runs_top_to_bottom_and_its_exercises_check(stack, name):
+    nb, not_yet = run_notebook(name)
+    assert not_yet, f"{name} has no exercise check"
+    KEY_OUTPUTS[name](nb)
+
+
+@pytest.mark.slow
+def test_every_notebook_was_executed():
+    """Runs last in this module: the count of executed notebooks is asserted, and their times are saved."""
+    import json
+
+    assert sorted(TIMINGS) == EXPECTED, f"executed {sorted(TIMINGS)}"
+    (ROOT / "test-artifacts").mkdir(exist_ok=True)
+    (ROOT / "test-artifacts" / "notebook-timings.json").write_text(json.dumps(TIMINGS, indent=2) + "\n")
+    print("\n".join(f"{name}: {seconds:.1f} s" for name, seconds in TIMINGS.items()))

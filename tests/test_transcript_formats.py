@@ -1,0 +1,66 @@
+"""Transcript outputs: txt lines, and SRT / WebVTT that real parsers accept."""
+from __future__ import annotations
+
+import io
+import json
+
+import pytest
+
+from echonote.attribution import attribute
+from echonote.transcript_formats import FORMATS, render, to_srt, to_txt, to_vtt
+
+WORDS = [
+    {"start": 0.5, "end": 0.9, "word": "Hello.", "probability": 0.9},
+    {"start": 1.2, "end": 1.6, "word": "Hi,", "probability": 0.8},
+    {"start": 1.6, "end": 2.0, "word": "there.", "probability": 0.7},
+    {"start": 3725.25, "end": 3725.25, "word": "a-->b", "probability": 0.5},  # past one hour, zero length
+]
+TURNS = [{"start": 0.0, "end": 1.0, "speaker": "SPEAKER_00"}, {"start": 1.0, "end": 4000.0, "speaker": "SPEAKER_01"}]
+
+
+@pytest.fixture
+def transcript():
+    return attribute(WORDS, TURNS)
+
+
+def test_txt_has_one_speaker_line_per_utterance(transcript):
+    assert to_txt(transcript).splitlines() == ["SPEAKER_00: Hello.", "SPEAKER_01: Hi, there.", "SPEAKER_01: a->b"]
+
+
+def test_txt_without_speakers_has_no_prefix():
+    assert to_txt(attribute(WORDS[:1], None)) == "Hello.\n"
+
+
+def test_srt_parses(transcript):
+    srt = pytest.importorskip("srt")
+    cues = list(srt.parse(to_srt(transcript)))
+    assert [c.index for c in cues] == [1, 2, 3]
+    assert cues[1].content == "SPEAKER_01: Hi, there."
+    assert cues[1].start.total_seconds() == 1.2 and cues[1].end.total_seconds() == 2.0
+    assert cues[2].start.total_seconds() == 3725.25 and cues[2].end > cues[2].start
+    assert "01:02:05,250 --> 01:02:05,260" in to_srt(transcript)
+
+
+def test_vtt_parses(transcript):
+    webvtt = pytest.importorskip("webvtt")
+    text = to_vtt(transcript)
+    assert text.startswith("WEBVTT\n\n")
+    cues = list(webvtt.from_buffer(io.StringIO(text)))
+    assert [c.text for c in cues] == ["SPEAKER_00: Hello.", "SPEAKER_01: Hi, there.", "SPEAKER_01: a->b"]
+    assert cues[0].start == "00:00:00.500" and cues[2].end == "01:02:05.260"
+
+
+def test_json_round_trips(transcript):
+    assert json.loads(render(transcript, "json")) == transcript
+
+
+def test_every_format_renders_an_empty_transcript():
+    empty = attribute([], None)
+    for fmt in FORMATS:
+        render(empty, fmt)
+    assert to_srt(empty) == "" and to_vtt(empty) == "WEBVTT\n\n"
+
+
+def test_unknown_format_is_refused(transcript):
+    with pytest.raises(ValueError, match="choose one of txt, srt, vtt, json"):
+        render(transcript, "docx")
