@@ -352,7 +352,7 @@ def worker_node_killed(stack: Stack, n: int = 8, timeout: float = 900) -> Outcom
         os.killpg(main_pid, signal.SIGKILL)  # the whole role, as a lost container would go
         killed_at = time.monotonic()
         time.sleep(21)  # the janitor leaves jobs younger than 20 s alone
-        report = client.wait(client.send_by_name(names.REQUEUE_STRANDED, queue=QUEUE).id, timeout=60)
+        report = client.wait(client.send_by_name(names.REQUEUE_STRANDED, queue=QUEUE).id, timeout=300)
         wait_until(lambda: rows([victim.id])[0].attempts >= 2 or rows([victim.id])[0].status == db.SUCCEEDED,
                    300, 0.2, "the stranded job running again")
         out.recover_s = round(time.monotonic() - killed_at, 2)
