@@ -273,10 +273,15 @@ def test_compose_file_passes_docker_compose_config(tmp_path):
     resolved = json.loads(done.stdout)["services"]
     assert resolved["worker"]["environment"]["ECHONOTE_BROKER_URL"] == "redis://:s3cret@redis:6379/0"
     assert resolved["flower"]["ports"][0]["host_ip"] == "127.0.0.1"
-    # The example file as shipped has empty secrets: compose must refuse, naming the variable.
+    # The example file ships empty secrets: compose must refuse while any one is unset, naming it.
+    # (One at a time: with several missing, compose names whichever it meets first, in no fixed order.)
     empty = filled_env(tmp_path / "empty")
     done = subprocess.run([binary, "-f", str(empty), "config"], capture_output=True, text=True)
-    assert done.returncode != 0 and "ECHONOTE_REDIS_PASSWORD" in done.stderr, done.stderr
+    assert done.returncode != 0 and any(name in done.stderr for name in REQUIRED), done.stderr
+    for missing in REQUIRED:
+        path = filled_env(tmp_path / f"no-{missing}", **{k: v for k, v in REQUIRED.items() if k != missing})
+        done = subprocess.run([binary, "-f", str(path), "config"], capture_output=True, text=True)
+        assert done.returncode != 0 and f"required variable {missing} is missing" in done.stderr, done.stderr
 
 
 def test_compose_services_and_scaling():

@@ -19,11 +19,11 @@ JOB_TASK_OPTIONS = dict(
 
 class EchonoteTask(Task):
     """Records the job's outcome before Celery publishes the result (so a client that sees the
-    result also sees the final job row), and turns Celery's bare SoftTimeLimitExceeded into
-    :class:`TimeLimitReached` with the fix."""
+    result also sees the final job row), turns Celery's bare SoftTimeLimitExceeded into
+    :class:`TimeLimitReached` with the fix, and returns freed memory to the system after each job."""
 
     def __call__(self, *args, **kwargs):
-        from echonote.worker import job_tracking
+        from echonote.worker import allocator, job_tracking
 
         try:
             result = super().__call__(*args, **kwargs)
@@ -40,5 +40,7 @@ class EchonoteTask(Task):
         except Exception as exc:
             job_tracking.record_failure(self, exc)
             raise
+        finally:
+            allocator.release()  # the job's freed buffers go back to the system, not to the next job's peak
         job_tracking.record_success(self, result)
         return result

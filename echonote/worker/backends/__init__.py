@@ -58,7 +58,13 @@ clear_cache = _REGISTRY.clear
 
 
 def configure_threads(num_threads: int | None = None) -> None:
-    """Set torch's intra-op threads (``ECHONOTE_TORCH_THREADS``); give each worker process its share of cores."""
+    """Set torch's intra-op threads (``ECHONOTE_TORCH_THREADS``); give each worker process its share of cores.
+
+    Also fixes glibc's mmap threshold (:mod:`echonote.worker.allocator`) before models allocate.
+    """
+    from echonote.worker import allocator
+
+    allocator.configure()
     value = num_threads or os.environ.get("ECHONOTE_TORCH_THREADS")
     if value:
         import torch
