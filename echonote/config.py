@@ -81,7 +81,6 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("pyannote_pipeline", "", "For the pyannote backend: a hub id (e.g. pyannote/speaker-diarization-community-1), a local directory or a config.yaml."),
     Setting("hf_token", "", "Hub token for the pyannote backend when it loads by hub id; never logged or returned."),
     Setting("device", "auto", "Where models run: auto (GPU when present), cpu, or cuda."),
-    Setting("mmap_threshold_kb", 128, "Worker memory: glibc serves buffers above this size (KiB) with mmap, so freed model buffers go back to the system (0 = glibc's default).", _int),
     Setting("max_audio_seconds", 2 * 3600.0, "Longest audio a job accepts, in seconds (at RTF 0.1 two hours take 12 min, well inside the time limit).", _float),
     Setting("max_audio_bytes", 2_000_000_000, "Largest audio file a job accepts, in bytes.", _int),
     # --- transcription

@@ -1,13 +1,15 @@
-"""Keep a model-serving process from hoarding memory it no longer uses (glibc malloc settings).
+"""Keep a model-serving process from hoarding memory it no longer needs.
 
-PyTorch on CPU allocates and frees many large buffers of changing sizes. glibc
-serves big requests with mmap, but each time such a buffer is freed it raises
-its mmap threshold (up to 32 MB), so later buffers come from the heap, whose
-free space fragments and is rarely given back. On a 10-minute file that turns
-a worker needing 1.4 GB into one holding 2.2 GB. Setting the threshold
-explicitly (which also switches glibc's adjustment off) keeps big buffers in
-mmap, returned to the system when freed; :func:`release` hands back what the
-heap holds free after a job. Both are no-ops where the C library is not glibc.
+Two sources of growth in a long-lived PyTorch CPU process, measured on a
+10-minute file (``bench/diarization.py``, memory table):
+
+* oneDNN caches a compiled primitive, with its own copy of reordered weights,
+  for every input shape a convolution meets; CAM++ sees a new shape in almost
+  every batch, so its default cache of 1,024 primitives holds hundreds of MB for
+  no speed gain. :data:`ONEDNN_CACHE_CAPACITY` bounds it (set before the first
+  convolution; ``ONEDNN_PRIMITIVE_CACHE_CAPACITY`` in the environment wins).
+* glibc keeps freed heap memory for reuse; :func:`release` hands the free pages
+  back after each job, so an idle worker does not sit on its last job's peak.
 """
 from __future__ import annotations
 
@@ -15,11 +17,13 @@ import ctypes
 import ctypes.util
 import os
 
-M_TRIM_THRESHOLD = -1
-M_MMAP_THRESHOLD = -3
-DEFAULT_MMAP_THRESHOLD_KB = 128
+#: one forward pass of each model fits; more only hoards memory (see the module docstring)
+ONEDNN_CACHE_CAPACITY = 64
 
-_configured: int | None = None
+
+def bound_onednn_cache() -> None:
+    """Bound oneDNN's primitive cache unless the user chose a size; call before models run."""
+    os.environ.setdefault("ONEDNN_PRIMITIVE_CACHE_CAPACITY", str(ONEDNN_CACHE_CAPACITY))
 
 
 def _glibc():
@@ -30,30 +34,10 @@ def _glibc():
         libc = ctypes.CDLL(name)
     except OSError:
         return None
-    return libc if hasattr(libc, "mallopt") and hasattr(libc, "malloc_trim") else None
-
-
-def configure(threshold_kb: int | None = None) -> int:
-    """Fix glibc's mmap and trim thresholds (``ECHONOTE_MMAP_THRESHOLD_KB``; 0 = leave glibc's defaults).
-
-    Returns the threshold in bytes now in force, or 0 when nothing was changed. Idempotent.
-    """
-    global _configured
-    if threshold_kb is None:
-        threshold_kb = int(os.environ.get("ECHONOTE_MMAP_THRESHOLD_KB") or DEFAULT_MMAP_THRESHOLD_KB)
-    if threshold_kb <= 0:
-        return 0
-    size = threshold_kb * 1024
-    if _configured == size:
-        return size
-    libc = _glibc()
-    if libc is None or not (libc.mallopt(M_MMAP_THRESHOLD, size) and libc.mallopt(M_TRIM_THRESHOLD, size)):
-        return 0
-    _configured = size
-    return size
+    return libc if hasattr(libc, "malloc_trim") else None
 
 
 def release() -> bool:
-    """Give free heap memory back to the system (``malloc_trim``); call between jobs."""
+    """Give free heap pages back to the system (glibc's ``malloc_trim``); a no-op elsewhere."""
     libc = _glibc()
     return bool(libc and libc.malloc_trim(0))

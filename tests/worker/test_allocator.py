@@ -1,6 +1,7 @@
-"""The worker's glibc setting gives freed model-sized buffers back to the system (real allocator, no mocks)."""
+"""Worker memory hygiene, on the real C library and a real child process (no mocks)."""
 from __future__ import annotations
 
+import os
 import subprocess
 import sys
 
@@ -8,37 +9,33 @@ import pytest
 
 from echonote.worker import allocator
 
-PROBE = r"""
-import sys, numpy as np, psutil
+TRIM_PROBE = r"""
+import numpy as np, psutil
 from echonote.worker import allocator
-if sys.argv[1] == "on":
-    assert allocator.configure() == 128 * 1024
 proc = psutil.Process()
-big = np.ones(10 * 2**20 // 8); del big           # freeing a 10 MB mmap raises glibc's dynamic threshold
 base = proc.memory_info().rss
-blocks = [np.ones(5 * 2**20 // 8) for _ in range(60)]   # 300 MB in 5 MB buffers, like a batch of activations
+blocks = [np.ones(64 * 1024 // 8) for _ in range(4000)]   # 250 MB of heap-sized buffers
 keep = blocks[-1]
-del blocks                                          # every one freed except the newest
-print(round((proc.memory_info().rss - base) / 2**20))
+del blocks                                                  # all freed but the newest: the heap cannot shrink
+held = proc.memory_info().rss - base
+allocator.release()
+print(round(held / 2**20), round((proc.memory_info().rss - base) / 2**20))
 """
 
-needs_glibc = pytest.mark.skipif(allocator._glibc() is None, reason="not glibc: the setting is a no-op here")
+
+@pytest.mark.skipif(allocator._glibc() is None, reason="not glibc: release() is a no-op here")
+def test_release_gives_freed_heap_memory_back():
+    done = subprocess.run([sys.executable, "-c", TRIM_PROBE], capture_output=True, text=True, check=True)
+    held, after = (int(x) for x in done.stdout.split())
+    assert held >= 200, done.stdout   # glibc keeps the freed 250 MB
+    assert after <= 20, done.stdout   # until release() trims it
 
 
-def held_after_free(mode: str) -> int:
-    done = subprocess.run([sys.executable, "-c", PROBE, mode], capture_output=True, text=True, check=True)
-    return int(done.stdout.strip())
-
-
-@needs_glibc
-def test_freed_buffers_go_back_to_the_system_only_with_the_setting():
-    assert held_after_free("off") >= 250  # glibc's default keeps the freed 295 MB in the heap
-    assert held_after_free("on") <= 20   # with the threshold fixed, only the live 5 MB buffer remains
-
-
-@needs_glibc
-def test_configure_is_idempotent_and_zero_leaves_glibc_alone(monkeypatch):
-    assert allocator.configure(0) == 0
-    monkeypatch.setenv("ECHONOTE_MMAP_THRESHOLD_KB", "256")
-    assert allocator.configure() == allocator.configure() == 256 * 1024
-    assert isinstance(allocator.release(), bool)
+@pytest.mark.parametrize("preset, expected", [(None, str(allocator.ONEDNN_CACHE_CAPACITY)), ("16", "16")])
+def test_importing_the_backends_bounds_onednn_cache_unless_the_user_chose(preset, expected):
+    env = {k: v for k, v in os.environ.items() if k != "ONEDNN_PRIMITIVE_CACHE_CAPACITY"}
+    if preset:
+        env["ONEDNN_PRIMITIVE_CACHE_CAPACITY"] = preset
+    code = "import os, echonote.worker.backends; print(os.environ['ONEDNN_PRIMITIVE_CACHE_CAPACITY'])"
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True, env=env)
+    assert done.stdout.strip() == expected

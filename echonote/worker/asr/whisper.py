@@ -143,9 +143,6 @@ class WhisperBackend:
                  model_label: str | None = None):
         from faster_whisper import WhisperModel
 
-        from echonote.worker import allocator
-
-        allocator.configure()
         model = model or os.environ.get("ECHONOTE_ASR_MODEL")
         if not model:
             raise ModelUnavailable("The whisper backend needs a model: a faster-whisper model folder or a name "

@@ -12,10 +12,12 @@ from __future__ import annotations
 import os
 from typing import Any, Callable, Protocol
 
+from echonote.worker import allocator
 from echonote.worker.registry import BackendRegistry
 
 # pyannote.audio sends usage telemetry unless told not to; workers must stay offline.
 os.environ.setdefault("PYANNOTE_METRICS_ENABLED", "false")
+allocator.bound_onednn_cache()  # before torch runs a convolution: see echonote.worker.allocator
 
 __all__ = [
     "BACKENDS",
@@ -58,13 +60,7 @@ clear_cache = _REGISTRY.clear
 
 
 def configure_threads(num_threads: int | None = None) -> None:
-    """Set torch's intra-op threads (``ECHONOTE_TORCH_THREADS``); give each worker process its share of cores.
-
-    Also fixes glibc's mmap threshold (:mod:`echonote.worker.allocator`) before models allocate.
-    """
-    from echonote.worker import allocator
-
-    allocator.configure()
+    """Set torch's intra-op threads (``ECHONOTE_TORCH_THREADS``); give each worker process its share of cores."""
     value = num_threads or os.environ.get("ECHONOTE_TORCH_THREADS")
     if value:
         import torch

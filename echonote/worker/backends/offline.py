@@ -44,8 +44,10 @@ DEFAULT_PIPELINE: dict[str, Any] = {
     "embedding_stride": 3,
     "embedding_exclude_overlap": True,
     "clustering": "AgglomerativeClustering",
-    "embedding_batch_size": 32,
-    "segmentation_batch_size": 32,
+    # Batch sizes bound peak memory (bench/diarization.py, memory table): on CPU, larger ones
+    # (32/32) add ~250 MB each for no speed gain.
+    "embedding_batch_size": 16,
+    "segmentation_batch_size": 8,
 }
 # Options of the CAM++ wrapper (see echonote.worker.campplus.CAMPPlusEmbedding).
 DEFAULT_EMBEDDING: dict[str, Any] = {
