@@ -191,9 +191,12 @@ def main(argv=None) -> int:
     hour = None
     if hour_wav is not None:
         run = run_system("echonote", [hour_wav])
-        hour = {"seconds": run["files"][str(hour_wav)]["seconds"], "peak_rss_mb": run["peak_rss_mb"],
-                "duration": duration_of(hour_wav),
-                "der": evaluate(hour_wav.with_suffix(".rttm"), run["files"][str(hour_wav)])["der"]}
+        found = run["files"][str(hour_wav)]
+        scored = evaluate(hour_wav.with_suffix(".rttm"), found)
+        reference = {line.split()[7] for line in hour_wav.with_suffix(".rttm").read_text().splitlines() if line}
+        hour = {"seconds": found["seconds"], "peak_rss_mb": run["peak_rss_mb"], "duration": duration_of(hour_wav),
+                **{k: scored[k] for k in ("der", "missed", "false_alarm", "confusion")},
+                "speakers_found": len({s["speaker"] for s in found["segments"]}), "speakers_reference": len(reference)}
 
     lines = render(table, trade, hour, args.n, memory)
     print("\n".join(lines))
@@ -262,7 +265,9 @@ def render(table, trade, hour, n, memory=()) -> list[str]:
         out += ["", "## One hour", "",
                 f"A {hour['duration'] / 60:.0f}-minute synthetic conversation: {hour['seconds']:.0f} s "
                 f"(RTF {hour['seconds'] / hour['duration']:.3f}), peak RSS {hour['peak_rss_mb']:.0f} MB, "
-                f"DER {fmt(hour['der'])}."]
+                f"DER {fmt(hour['der'])} (missed {fmt(hour['missed'])}, false alarm {fmt(hour['false_alarm'])}, "
+                f"confusion {fmt(hour['confusion'])}); {hour['speakers_found']} speakers found, "
+                f"{hour['speakers_reference']} in the reference."]
     out += ["", "Timings depend on the machine and on other load; compare rows of one run only."]
     return out
 

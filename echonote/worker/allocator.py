@@ -14,7 +14,7 @@ Two sources of growth in a long-lived PyTorch CPU process, measured on a
 from __future__ import annotations
 
 import ctypes
-import ctypes.util
+import functools
 import os
 
 #: one forward pass of each model fits; more only hoards memory (see the module docstring)
@@ -26,12 +26,11 @@ def bound_onednn_cache() -> None:
     os.environ.setdefault("ONEDNN_PRIMITIVE_CACHE_CAPACITY", str(ONEDNN_CACHE_CAPACITY))
 
 
+@functools.cache
 def _glibc():
-    name = ctypes.util.find_library("c")
-    if not name:
-        return None
+    """The C library this process runs on, if it is glibc (looked up once: release() runs after every job)."""
     try:
-        libc = ctypes.CDLL(name)
+        libc = ctypes.CDLL(None)
     except OSError:
         return None
     return libc if hasattr(libc, "malloc_trim") else None
