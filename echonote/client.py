@@ -7,6 +7,7 @@ task by name; the worker finds its job row through a message header.
 from __future__ import annotations
 
 import getpass
+import math
 import time
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -116,25 +117,25 @@ def submit(
     unreachable the row is marked failed, the quota refunded, and
     :class:`BrokerUnavailable` raised: no row is left claiming to be queued.
     """
-    if audio_seconds < 0:
-        raise ClientError(f"audio_seconds must be >= 0, got {audio_seconds}")
+    if not math.isfinite(audio_seconds) or audio_seconds < 0:
+        raise ClientError(f"audio_seconds must be a finite number >= 0, got {audio_seconds}")
     name = user or current_user()
     with db.session() as s:
-        owner = s.scalar(select(db.User).where(db.User.name == name).with_for_update()) or db.get_or_create_user(s, name)
-        if owner.used_seconds_today + audio_seconds > owner.daily_quota_seconds:
+        owner = db.charge(s, name, audio_seconds)
+        if owner is None:
+            left = s.scalar(select(db.User).where(db.User.name == name)).remaining_seconds
             raise QuotaExceeded(
-                f"user {name!r} has {owner.remaining_seconds:.0f} s of daily quota left but this job needs "
+                f"user {name!r} has {left:.0f} s of daily quota left but this job needs "
                 f"{audio_seconds:.0f} s. Wait for the reset at 00:00 UTC, or raise it: "
                 f"`echonote quota set {name} SECONDS`."
             )
-        owner.used_seconds_today += audio_seconds
         job = db.Job(user_id=owner.id, kind=kind or task_name, audio_path=audio_path, audio_seconds=audio_seconds)
         job.task_id = job.id = _new_id()
         s.add(job)
     try:
         (sender or _send)(task_name, kwargs or {}, job.task_id, {JOB_HEADER: job.id}, **send_options)
     except Exception as exc:
-        _fail_unsent(job.id, str(exc))
+        db.fail_job(job.id, f"not sent: {exc}")
         raise
     return job
 
@@ -147,14 +148,6 @@ def _new_id() -> str:
     import uuid
 
     return str(uuid.uuid4())
-
-
-def _fail_unsent(job_id: str, error: str) -> None:
-    with db.session() as s:
-        job = s.get(db.Job, job_id)
-        job.status, job.error, job.finished_at = db.FAILED, f"not sent: {error}", db.utcnow()
-        owner = s.get(db.User, job.user_id)
-        owner.used_seconds_today = max(0.0, owner.used_seconds_today - job.audio_seconds)
 
 
 @dataclass

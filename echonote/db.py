@@ -9,7 +9,9 @@ from __future__ import annotations
 import datetime as dt
 import uuid
 from contextlib import contextmanager
+from dataclasses import dataclass
 from functools import lru_cache
+from pathlib import Path
 from typing import Iterator
 
 from sqlalchemy import (
@@ -19,12 +21,14 @@ from sqlalchemy import (
     Integer,
     String,
     Text,
+    case,
     create_engine,
     event,
     select,
     update,
 )
 from sqlalchemy.engine import Engine
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import DeclarativeBase, Mapped, Session, mapped_column, sessionmaker
 
 from echonote import config
@@ -64,7 +68,7 @@ class Job(Base):
     task_id: Mapped[str] = mapped_column(String(64), index=True)
     kind: Mapped[str] = mapped_column(String(64))
     audio_path: Mapped[str | None] = mapped_column(Text, nullable=True)
-    audio_seconds: Mapped[float] = mapped_column(Float, default=0.0)
+    audio_seconds: Mapped[float] = mapped_column(Float, default=0.0)  # seconds charged to the user's quota now
     status: Mapped[str] = mapped_column(String(16), default=QUEUED, index=True)
     progress: Mapped[float] = mapped_column(Float, default=0.0)
     attempts: Mapped[int] = mapped_column(Integer, default=0)  # deliveries that started running
@@ -89,23 +93,65 @@ def _sqlite_pragmas(dbapi_connection, _record) -> None:
     cursor.close()
 
 
-@lru_cache(maxsize=8)
-def _engine_for(url: str) -> Engine:
-    if url.startswith("sqlite:///"):
-        from pathlib import Path
+class DatabaseFileReplaced(RuntimeError):
+    """The SQLite file this process opened was deleted or replaced under it."""
 
-        Path(url[len("sqlite:///"):]).parent.mkdir(parents=True, exist_ok=True)
+
+def _sqlite_file(url: str) -> Path | None:
+    """The database file of a file-backed SQLite URL, else None."""
+    if not url.startswith("sqlite:///") or url in ("sqlite:///", "sqlite:///:memory:"):
+        return None
+    return Path(url[len("sqlite:///"):].split("?", 1)[0])
+
+
+def _file_identity(path: Path) -> tuple[int, int] | None:
+    try:
+        st = path.stat()
+    except FileNotFoundError:
+        return None
+    return st.st_dev, st.st_ino
+
+
+def _replaced(path: Path, what: str) -> DatabaseFileReplaced:
+    return DatabaseFileReplaced(
+        f"the jobs database {path} {what} while echonote processes were using it; their writes would go to a "
+        f"deleted file (SQLite keeps it open) and new connections would fail. Stop the stack (`echonote down`), "
+        f"remove {path.name}-wal and {path.name}-shm if they are still there, then `echonote up`: a fresh database "
+        f"is created (quotas and job history start empty). To keep the data, move the files back instead."
+    )
+
+
+@lru_cache(maxsize=8)
+def _engine_for(url: str) -> tuple[Engine, tuple[int, int] | None]:
+    """The engine for ``url`` and, for a SQLite file, the identity (device, inode) of the file it opened."""
+    path = _sqlite_file(url)
+    if path is not None:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        if _file_identity(path) is None and any(Path(f"{path}{tail}").exists() for tail in ("-wal", "-shm")):
+            raise _replaced(path, "is missing but its -wal/-shm files are still there: it was deleted")
         engine = create_engine(url, connect_args={"check_same_thread": False})
         event.listen(engine, "connect", _sqlite_pragmas)
     else:
         engine = create_engine(url, pool_pre_ping=True)
     Base.metadata.create_all(engine)
-    return engine
+    return engine, (_file_identity(path) if path is not None else None)
 
 
 def engine(url: str | None = None) -> Engine:
-    """The engine for ``url`` (default: the configured database), tables created."""
-    return _engine_for(url or config.load().effective_database_url)
+    """The engine for ``url`` (default: the configured database), tables created.
+
+    For a SQLite file, every call checks the file is still the one this process opened:
+    a deleted or replaced file raises :class:`DatabaseFileReplaced` instead of writing
+    jobs into a file nobody else can see.
+    """
+    url = url or config.load().effective_database_url
+    found, identity = _engine_for(url)
+    if identity is not None:
+        path = _sqlite_file(url)
+        now = _file_identity(path)
+        if now != identity:
+            raise _replaced(path, "was deleted" if now is None else "was replaced by another file")
+    return found
 
 
 @contextmanager
@@ -121,13 +167,140 @@ def session(url: str | None = None) -> Iterator[Session]:
             raise
 
 
+def _insert_ignoring_duplicates(s: Session, values: dict) -> None:
+    """INSERT a user row unless its name exists, as one statement where the dialect has one."""
+    dialect = s.get_bind().dialect.name
+    if dialect == "sqlite":
+        from sqlalchemy.dialects.sqlite import insert
+    elif dialect == "postgresql":
+        from sqlalchemy.dialects.postgresql import insert
+    else:
+        try:
+            with s.begin_nested():
+                s.add(User(**values))
+        except IntegrityError:
+            pass  # created by someone else meanwhile
+        return
+    s.execute(insert(User).values(**values).on_conflict_do_nothing(index_elements=[User.name]))
+
+
+def ensure_user(s: Session, name: str, quota: float | None = None) -> None:
+    """Create user ``name`` with ``quota`` (default: the configured daily quota) unless it exists.
+
+    Safe when many processes do it at once: no read-then-insert, so no UNIQUE violation."""
+    quota = config.load().daily_quota_seconds if quota is None else quota
+    _insert_ignoring_duplicates(s, {"name": name, "daily_quota_seconds": float(quota), "used_seconds_today": 0.0})
+
+
 def get_or_create_user(s: Session, name: str) -> User:
-    user = s.scalar(select(User).where(User.name == name))
-    if user is None:
-        user = User(name=name, daily_quota_seconds=config.load().daily_quota_seconds, used_seconds_today=0.0)
-        s.add(user)
-        s.flush()
-    return user
+    ensure_user(s, name)
+    return s.scalar(select(User).where(User.name == name).execution_options(populate_existing=True))
+
+
+def charge(s: Session, name: str, seconds: float) -> User | None:
+    """Add ``seconds`` to the usage of ``name`` (created if new) if it stays within the quota; None if it would not.
+
+    The check and the charge are one conditional UPDATE, so concurrent submits can never
+    overspend a quota or lose each other's charges (on SQLite it takes the write lock; on
+    PostgreSQL the row lock, and the condition is re-checked on the locked row)."""
+    ensure_user(s, name)
+    admitted = s.execute(
+        update(User)
+        .where(User.name == name, User.used_seconds_today + seconds <= User.daily_quota_seconds)
+        .values(used_seconds_today=User.used_seconds_today + seconds)
+        .execution_options(synchronize_session=False)
+    ).rowcount == 1
+    user = s.scalar(select(User).where(User.name == name).execution_options(populate_existing=True))
+    return user if admitted else None
+
+
+def _give_back(s: Session, user_id: int, seconds: float) -> None:
+    """Subtract ``seconds`` from a user's usage in SQL (never below zero): atomic, no lost update."""
+    if seconds:
+        left = User.used_seconds_today - seconds
+        s.execute(update(User).where(User.id == user_id)
+                  .values(used_seconds_today=case((left < 0, 0.0), else_=left))
+                  .execution_options(synchronize_session=False))
+
+
+def _locked_job(s: Session, job_id: str) -> Job | None:
+    """The job row, locked for the rest of the transaction (a no-op UPDATE takes SQLite's write lock
+    or PostgreSQL's row lock first, so what is read next cannot change under us)."""
+    touched = s.execute(update(Job).where(Job.id == job_id).values(audio_seconds=Job.audio_seconds)
+                        .execution_options(synchronize_session=False)).rowcount
+    if not touched:
+        return None
+    return s.scalar(select(Job).where(Job.id == job_id).execution_options(populate_existing=True))
+
+
+def refund_job(s: Session, job_id: str) -> float:
+    """Give a job's charge back to its user; returns the seconds refunded (0 when already refunded)."""
+    job = _locked_job(s, job_id)
+    if job is None or not job.audio_seconds:
+        return 0.0
+    refunded, job.audio_seconds = job.audio_seconds, 0.0
+    _give_back(s, job.user_id, refunded)
+    return refunded
+
+
+def fail_job(job_id: str, reason: str, *, refund: bool = True, url: str | None = None) -> bool:
+    """Mark a job that has not finished as failed with ``reason`` (and refund it); False if it had already finished.
+
+    The status change is conditional, so a job that finished meanwhile keeps its real outcome."""
+    with session(url) as s:
+        closed = s.execute(
+            update(Job).where(Job.id == job_id, Job.status.notin_(FINISHED_STATES))
+            .values(status=FAILED, error=reason, finished_at=utcnow())
+            .execution_options(synchronize_session=False)
+        ).rowcount == 1
+        if closed and refund:
+            refund_job(s, job_id)
+        return closed
+
+
+@dataclass(frozen=True)
+class Reconciliation:
+    """What :func:`reconcile_charge` did: the charge before and after, and whether the job may go on."""
+
+    charged: float
+    decoded: float
+    accepted: bool
+    remaining: float  # quota left after this
+
+    @property
+    def difference(self) -> float:
+        return self.decoded - self.charged
+
+
+def reconcile_charge(s: Session, job_id: str, decoded_seconds: float) -> Reconciliation | None:
+    """Make a job's charge equal the audio the worker actually decoded: refund the excess or bill the rest.
+
+    If billing the rest would overspend the user's quota, nothing more is billed, the whole charge is
+    refunded and ``accepted`` is False: the caller refuses the job. Idempotent (the parts of a canvas
+    may both call it). None when the job row does not exist (a task sent without a job)."""
+    job = _locked_job(s, job_id)
+    if job is None:
+        return None
+    decoded = round(float(decoded_seconds), 3)
+    charged = job.audio_seconds or 0.0
+    delta = decoded - charged
+    accepted = True
+    if delta > 0:
+        accepted = s.execute(
+            update(User)
+            .where(User.id == job.user_id, User.used_seconds_today + delta <= User.daily_quota_seconds)
+            .values(used_seconds_today=User.used_seconds_today + delta)
+            .execution_options(synchronize_session=False)
+        ).rowcount == 1
+    elif delta < 0:
+        _give_back(s, job.user_id, -delta)
+    if accepted:
+        job.audio_seconds = decoded
+    else:
+        _give_back(s, job.user_id, charged)
+        job.audio_seconds = 0.0
+    user = s.scalar(select(User).where(User.id == job.user_id).execution_options(populate_existing=True))
+    return Reconciliation(charged=charged, decoded=decoded, accepted=accepted, remaining=user.remaining_seconds)
 
 
 def reset_daily_quotas(url: str | None = None) -> int:
@@ -140,12 +313,18 @@ def reset_daily_quotas(url: str | None = None) -> int:
 
 
 def set_quota(name: str, seconds: float, url: str | None = None) -> User:
+    """Set a user's daily quota in seconds (creates the user); refuses negative, NaN and infinite values."""
+    seconds = float(seconds)
+    if seconds != seconds or seconds in (float("inf"), float("-inf")):
+        raise ValueError(f"a quota must be a finite number of seconds (got {seconds}); "
+                         f"for a practically unlimited quota give a large number such as 1e9")
     if seconds < 0:
         raise ValueError(f"a quota cannot be negative (got {seconds}); use 0 to block a user")
     with session(url) as s:
-        user = get_or_create_user(s, name)
-        user.daily_quota_seconds = float(seconds)
-        return user
+        ensure_user(s, name, quota=seconds)
+        s.execute(update(User).where(User.name == name).values(daily_quota_seconds=seconds)
+                  .execution_options(synchronize_session=False))
+        return s.scalar(select(User).where(User.name == name).execution_options(populate_existing=True))
 
 
 def list_users(url: str | None = None) -> list[User]:
