@@ -60,6 +60,10 @@ def diarize(audio, num_speakers, min_speakers, max_speakers, backend, wait, rttm
     (`echonote up` first), with a progress bar per file. Files outside the data
     roots are copied into the upload root first.
     """
+    if not wait and not local and (rttm or json_out):
+        _fail("--rttm/--json copy the results once the jobs finish, but --no-wait returns before that. Drop "
+              "--no-wait, or leave out --rttm/--json and read the files from the results folder later "
+              "(`echonote status` shows the stack; each job's files are named in its result).", EXIT_USAGE)
     if min_speakers and max_speakers and min_speakers > max_speakers:
         _fail(f"--min-speakers ({min_speakers}) is greater than --max-speakers ({max_speakers})", EXIT_USAGE)
     for path in audio:
