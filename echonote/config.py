@@ -74,6 +74,7 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("soft_time_limit", 3000, "Soft time limit of a task in seconds (the task gets a chance to clean up).", _int),
     Setting("hard_time_limit", 3300, "Hard time limit in seconds (the pool process is replaced).", _int),
     Setting("visibility_timeout", 7200, "Redis redelivery timeout in seconds; must exceed the hard time limit.", _int),
+    Setting("max_deliveries", 3, "Runs a job gets when its worker process dies under it (OOM killer, kill -9); then it fails.", _int),
     Setting("result_expires", 86400, "Seconds results are kept in the backend.", _int),
     Setting("send_timeout", 5.0, "Seconds a client waits for the broker when sending before it gives up.", _float),
     # --- diarization

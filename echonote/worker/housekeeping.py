@@ -20,16 +20,26 @@ def reset_daily_quotas() -> int:
     return db.reset_daily_quotas()
 
 
+#: what ``ping(drill=...)`` does to its own pool process, for the fault drills and their tests
+DRILLS = {
+    "memory": "ask for more memory than any machine has (a real MemoryError from the allocator)",
+    "sigkill": "kill -9 its own pool process, as the out-of-memory killer does",
+}
+
+
 @app.task(name=names.PING, bind=True, base=EchonoteTask)
-def ping(self, payload=None, sleep=0, stubborn=False) -> dict:
+def ping(self, payload=None, sleep=0, stubborn=False, drill=None) -> dict:
     """Smoke task: proves a worker received a message by name and ran the code.
 
     ``sleep`` simulates work; ``stubborn=True`` sleeps through the soft time
     limit, as native code that never returns to Python does, so the hard
-    limit can be seen replacing the pool process.
+    limit can be seen replacing the pool process. ``drill`` (see :data:`DRILLS`)
+    fails the run the way a job that runs out of memory does.
     """
     if isinstance(sleep, bool) or not isinstance(sleep, (int, float)) or not 0 <= sleep <= MAX_SLEEP:
         raise BadInput(f"sleep must be a number of seconds between 0 and {MAX_SLEEP}, got {sleep!r}")
+    if drill is not None and drill not in DRILLS:
+        raise BadInput(f"drill must be one of {sorted(DRILLS)} or left out, got {drill!r}")
     if stubborn:
         # native code runs no Python signal handlers: neither the soft limit (SIGUSR1) nor a polite SIGTERM
         blocked = signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGUSR1, signal.SIGTERM})
@@ -39,4 +49,8 @@ def ping(self, payload=None, sleep=0, stubborn=False) -> dict:
             signal.pthread_sigmask(signal.SIG_SETMASK, blocked)
     else:
         time.sleep(sleep)
+    if drill == "memory":
+        bytearray(1 << 62)  # 4 EiB: the allocator refuses at once, nothing is touched
+    elif drill == "sigkill":
+        os.kill(os.getpid(), signal.SIGKILL)
     return {"pong": payload, "worker": self.request.hostname, "host": socket.gethostname(), "pid": os.getpid()}

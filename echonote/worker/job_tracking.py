@@ -1,4 +1,5 @@
-"""Keep job rows in step with the tasks that run them, through Celery's task signals.
+"""Keep job rows in step with the tasks that run them: :func:`start` at the top of every run,
+outcomes from the task itself, and Celery's task signals for what the task cannot see.
 
 A task sent by :func:`echonote.client.submit` carries the job id in a message
 header; tasks sent any other way have none and are left alone.
@@ -6,11 +7,12 @@ header; tasks sent any other way have none and are left alone.
 from __future__ import annotations
 
 import os
+from dataclasses import dataclass
 
 from billiard.exceptions import TimeLimitExceeded
 from celery import signals
 
-from echonote import db
+from echonote import config, db
 from echonote.client import JOB_HEADER
 
 
@@ -33,18 +35,64 @@ def update_job(job_id: str, **fields) -> None:
             setattr(job, key, value)
 
 
-@signals.task_prerun.connect
-def _started(sender=None, task_id=None, task=None, **_):
+class WorkerDiedRepeatedly(RuntimeError):
+    """The job's worker process died on every delivery (OOM killer, kill -9): it is not run again."""
+
+
+@dataclass(frozen=True)
+class FinalRow:
+    """The job's row was already final when its message arrived: the run is skipped."""
+
+    job_id: str
+    status: str
+    error: str | None
+    result_path: str | None
+
+
+def deaths_before(job: db.Job, retries: int) -> int:
+    """Runs of this job that ended without an outcome (the worker process died under them).
+
+    Every run that starts adds one to ``attempts``; a Celery retry sends a new message with
+    ``retries`` + 1, whereas a message redelivered after its worker died (requeued by Celery,
+    restored by the janitor or by Redis's visibility timeout) comes back unchanged. So the
+    starts this message's ``retries`` does not account for are deaths.
+    """
+    return max(0, (job.attempts or 0) - (retries or 0))
+
+
+def start(task) -> FinalRow | WorkerDiedRepeatedly | None:
+    """Mark the task's job started, in one transaction with the checks that may stop it.
+
+    Returns ``None`` to run the task, a :class:`FinalRow` when the row is already succeeded,
+    failed or revoked (a redelivered message must never run a finished job again), or a
+    :class:`WorkerDiedRepeatedly` to raise when the job's worker died ``ECHONOTE_MAX_DELIVERIES``
+    times (the row is then failed here). Tasks without a job header always run.
+    """
     job_id = job_id_of(task)
     if not job_id:
-        return
+        return None
+    cap = max(1, config.load().max_deliveries)
     with db.session() as s:
         job = s.get(db.Job, job_id)
-        if job is not None:
-            job.status, job.started_at, job.error = db.STARTED, db.utcnow(), None
-            # node:main pid:pool pid; the janitor compares the main pid with what the node answers
-            job.worker = f"{task.request.hostname}:{os.getppid()}:{os.getpid()}"
-            job.attempts = (job.attempts or 0) + 1
+        if job is None:
+            return None
+        if job.status in db.FINISHED_STATES:
+            return FinalRow(job.id, job.status, job.error, job.result_path)
+        died = deaths_before(job, task.request.retries)
+        if died >= cap:
+            error = WorkerDiedRepeatedly(
+                f"worker died {died} times while running this job (each time its pool process was killed, "
+                "most often by the out-of-memory killer); it is not run again. Split the audio into shorter "
+                "files or give the worker more memory (fewer ECHONOTE_WORKER_CONCURRENCY processes); "
+                "ECHONOTE_MAX_DELIVERIES sets how many runs a job gets."
+            )
+            job.status, job.error, job.finished_at = db.FAILED, f"{type(error).__name__}: {error}", db.utcnow()
+            return error
+        job.status, job.started_at, job.error = db.STARTED, db.utcnow(), None
+        # node:main pid:pool pid; the janitor compares the main pid with what the node answers
+        job.worker = f"{task.request.hostname}:{os.getppid()}:{os.getpid()}"
+        job.attempts = (job.attempts or 0) + 1
+    return None
 
 
 def record_success(task, result) -> None:
