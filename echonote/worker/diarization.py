@@ -16,6 +16,7 @@ from echonote.errors import BadInput, TransientError
 from echonote.worker import job_tracking
 from echonote.worker.progress import ProgressReporter
 from echonote.worker.base_task import JOB_TASK_OPTIONS, EchonoteTask
+from echonote.worker.paths import safe_child
 
 #: overall-percent span of each diarization step (pyannote's hook names plus ours)
 STEP_SPANS = {
@@ -31,7 +32,15 @@ STEP_SPANS = {
 
 
 def result_dir_for(task_id: str | None) -> Path:
-    return config.load().path("results_dir") / (task_id or f"local-{os.getpid()}-{int(time.time())}")
+    """The folder a task's outputs go to: ``results_dir/<task id>``; a task id that is not a plain
+    name (absolute, ``..``, a separator) is refused, since anyone who can send a message chooses it."""
+    return safe_child(config.load().path("results_dir"), task_id or f"local-{os.getpid()}-{int(time.time())}",
+                      "task id")
+
+
+def output_path(out_dir: Path, audio_path: str, suffix: str) -> Path:
+    """``out_dir/<stem of audio_path><suffix>``, refused unless it is a plain name inside ``out_dir``."""
+    return safe_child(out_dir, f"{Path(audio_path).stem}{suffix}", "output file name")
 
 
 def backend_options(backend: str, cfg: config.Config) -> dict:
@@ -67,14 +76,14 @@ def diarize_file(audio_path: str, *, num_speakers=None, min_speakers=None, max_s
     except ValueError as exc:  # AudioInputError and option errors: the user's to fix
         raise BadInput(str(exc)) from None
     out = out_dir or result_dir_for(task_id)
-    stem = Path(audio_path).stem
+    rttm_target, json_target = output_path(out, audio_path, ".rttm"), output_path(out, audio_path, ".json")
     try:
         if progress:
             progress("write", 0, 1)
-        rttm = diarize_core.write_rttm(result, out / f"{stem}.rttm", uri=stem)
-        result.update(result_path=str(out / f"{stem}.json"), rttm_path=str(rttm), worker_pid=os.getpid(),
+        rttm = diarize_core.write_rttm(result, rttm_target, uri=Path(audio_path).stem)
+        result.update(result_path=str(json_target), rttm_path=str(rttm), worker_pid=os.getpid(),
                       model_loads=model_loads())
-        diarize_core.write_json(result, out / f"{stem}.json")
+        diarize_core.write_json(result, json_target)
         if progress:
             progress("write", 1, 1)
     except OSError as exc:
@@ -88,7 +97,8 @@ def diarize(self, audio_path: str, num_speakers=None, min_speakers=None, max_spe
     """Diarize ``audio_path`` (a path under the data/upload roots, never the bytes)."""
     if not isinstance(audio_path, str) or not audio_path:
         raise BadInput(f"audio_path must be a non-empty string path, got {audio_path!r}")
+    out_dir = result_dir_for(self.request.id)  # refuse a hostile task id before any work is done
     job_id = job_id or job_tracking.job_id_of(self)
     reporter = ProgressReporter(self, job_id, STEP_SPANS)
     return diarize_file(audio_path, num_speakers=num_speakers, min_speakers=min_speakers, max_speakers=max_speakers,
-                        backend=backend, progress=reporter, task_id=self.request.id)
+                        backend=backend, progress=reporter, out_dir=out_dir)

@@ -14,7 +14,7 @@ from echonote.celery_app import app
 from echonote.errors import BadInput, TransientError
 from echonote.worker import job_tracking
 from echonote.worker.base_task import JOB_TASK_OPTIONS, EchonoteTask
-from echonote.worker.diarization import result_dir_for
+from echonote.worker.diarization import output_path, result_dir_for
 from echonote.worker.progress import ProgressReporter
 
 STEP_SPANS = {"decode": (0.0, 5.0), "transcribe": (5.0, 97.0), "write": (97.0, 100.0), "done": (100.0, 100.0)}
@@ -42,7 +42,7 @@ def transcribe_file(audio_path: str, *, backend=None, language=None, progress=No
     except ValueError as exc:  # AudioInputError, ModelUnavailable, bad options
         raise BadInput(str(exc)) from None
     out = out_dir or result_dir_for(task_id)
-    target = out / f"{Path(audio_path).stem}.words.json"
+    target = output_path(out, audio_path, ".words.json")
     result.update(result_path=str(target), model_loads=model_loads())
     try:
         diarize_core.write_json(result, target)
@@ -56,8 +56,9 @@ def transcribe(self, audio_path: str, backend=None, language=None, job_id=None) 
     """Words with start/end times and confidence for ``audio_path`` (a path under the data roots)."""
     if not isinstance(audio_path, str) or not audio_path:
         raise BadInput(f"audio_path must be a non-empty string path, got {audio_path!r}")
+    out_dir = result_dir_for(self.request.id)  # refuse a hostile task id before any work is done
     reporter = ProgressReporter(self, job_id or job_tracking.job_id_of(self), STEP_SPANS)
-    return transcribe_file(audio_path, backend=backend, language=language, progress=reporter, task_id=self.request.id)
+    return transcribe_file(audio_path, backend=backend, language=language, progress=reporter, out_dir=out_dir)
 
 
 @app.task(name=names.ATTRIBUTE, base=EchonoteTask, **JOB_TASK_OPTIONS)
@@ -67,8 +68,9 @@ def attribute(self, parts, audio_path=None, formats=DEFAULT_FORMATS) -> dict:
         raise BadInput(f"attribute expects the list of results of diarize and transcribe, got {type(parts).__name__}")
     from echonote.transcripts import build_transcript
 
+    out_dir = result_dir_for(self.request.id)
     try:
-        return build_transcript(parts, audio_path=audio_path, formats=tuple(formats), out_dir=result_dir_for(self.request.id))
+        return build_transcript(parts, audio_path=audio_path, formats=tuple(formats), out_dir=out_dir)
     except ValueError as exc:
         raise BadInput(str(exc)) from None
     except OSError as exc:
