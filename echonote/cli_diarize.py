@@ -16,7 +16,8 @@ def _audio_seconds(path: Path) -> float:
     from echonote.audio_info import duration_seconds
 
     seconds = duration_seconds(path)
-    # unknown container: charge a conservative estimate (128 kbit/s); the worker checks properly
+    # nothing could measure it here (no ffmpeg, unknown format): guess from the size at 128 kbit/s;
+    # the worker settles the charge with what it decodes either way
     return seconds if seconds is not None else path.stat().st_size / 16000
 
 

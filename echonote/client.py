@@ -19,6 +19,8 @@ from echonote import config, db
 
 #: message header carrying the job id to the worker (see echonote.worker.job_tracking)
 JOB_HEADER = "echonote_job_id"
+#: header on the parts of a canvas: the job whose charge they settle, without owning its row
+CHARGE_HEADER = "echonote_charge_job_id"
 
 
 class ClientError(RuntimeError):

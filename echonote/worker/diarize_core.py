@@ -178,6 +178,9 @@ def decode_step(path, roots, limits: Limits, report):
     """Decode ``path`` within the job's roots and limits, reporting the ``decode`` step."""
     report("decode", 0, 1)
     decoded = decode_audio(path, roots=roots, max_duration=limits.max_duration, max_bytes=limits.max_bytes)
+    from echonote.worker.charging import settle_charge
+
+    settle_charge(decoded.duration)  # the job is charged what was decoded (refused beyond the quota)
     report("decode", 1, 1)
     return decoded
 
