@@ -86,11 +86,6 @@ def test_client_charges_the_real_length_whatever_the_header_says(tmp_path, kind)
     assert took < 10, f"measuring took {took:.1f} s"
 
 
-def _fresh_user(name: str, quota: float) -> None:
-    db.set_quota(name, quota)
-    db.reset_daily_quotas()
-
-
 def _usage(name: str) -> float:
     return next(u.used_seconds_today for u in db.list_users() if u.name == name)
 
@@ -111,32 +106,33 @@ def lying_mp3() -> Path:
     return mp3_claiming_one_second(root / "says-one-second.mp3", 40.0)
 
 
+def diarize_charged(audio: Path, user: str, quota: float, charged: float, timeout: float = 300) -> db.Job:
+    """Submit ``audio`` for diarization as ``user`` (usage zeroed, ``quota`` set), charged ``charged`` seconds;
+    return its final row."""
+    db.set_quota(user, quota)
+    db.reset_daily_quotas()
+    job = client.submit(names.DIARIZE, {"audio_path": str(audio)}, kind="diarize", audio_path=str(audio),
+                        audio_seconds=charged, user=user)
+    return _wait_final(job.id, timeout)
+
+
 def test_worker_bills_what_it_decoded_when_the_charge_was_too_low(stack, lying_mp3):
     """Charged 1 s from the header at submission, the worker decodes 40 s and bills the other 39 s."""
-    _fresh_user("undercharged", 1000)
-    job = client.submit(names.DIARIZE, {"audio_path": str(lying_mp3)}, kind="diarize", audio_path=str(lying_mp3),
-                        audio_seconds=1.0, user="undercharged")
-    row = _wait_final(job.id)
+    row = diarize_charged(lying_mp3, "undercharged", quota=1000, charged=1.0)
     assert row.status == db.SUCCEEDED, row.error
     assert abs(row.audio_seconds - 40.0) < 0.5 and abs(_usage("undercharged") - row.audio_seconds) < 1e-6
 
 
 def test_worker_refunds_what_it_did_not_decode(stack, lying_mp3):
     """Charged 500 s, the audio holds 40 s: the worker gives back 460 s."""
-    _fresh_user("overcharged", 1000)
-    job = client.submit(names.DIARIZE, {"audio_path": str(lying_mp3)}, kind="diarize", audio_path=str(lying_mp3),
-                        audio_seconds=500.0, user="overcharged")
-    row = _wait_final(job.id)
+    row = diarize_charged(lying_mp3, "overcharged", quota=1000, charged=500.0)
     assert row.status == db.SUCCEEDED, row.error
     assert abs(_usage("overcharged") - 40.0) < 0.5
 
 
 def test_worker_refuses_audio_longer_than_the_quota_left(stack, lying_mp3):
     """Charged 1 s against a 30 s quota, the file holds 40 s: refused with the reason, nothing charged."""
-    _fresh_user("tight", 30)
-    job = client.submit(names.DIARIZE, {"audio_path": str(lying_mp3)}, kind="diarize", audio_path=str(lying_mp3),
-                        audio_seconds=1.0, user="tight")
-    row = _wait_final(job.id, timeout=120)
+    row = diarize_charged(lying_mp3, "tight", quota=30, charged=1.0, timeout=120)
     assert row.status == db.FAILED and row.attempts == 1
     assert "BadInput" in row.error and "do not fit" in row.error and "echonote quota set tight" in row.error
     assert _usage("tight") == 0.0 and row.audio_seconds == 0.0
