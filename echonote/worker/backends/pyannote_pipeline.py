@@ -2,9 +2,11 @@
 
 ``pipeline`` is a hub id (e.g. ``pyannote/speaker-diarization-community-1``, needs a
 token and network), a local pipeline directory, or a ``config.yaml`` path (works
-offline). A pipeline config names Python classes that get instantiated, so only
-pyannote's own pipeline classes are accepted from local configs unless
-``trust_config=True``.
+offline). A pipeline config names Python classes that get instantiated and its
+checkpoints are pickles, so a local pipeline is not trusted unless
+``trust_config=True``: every class it names, anywhere in the config or in a
+checkpoint, must be a pyannote.audio (or echonote) pipeline or model class, and
+every checkpoint is loaded as tensors and plain data only (``weights_only``).
 
 :func:`write_offline_pipeline_dir` writes such a directory from the bundled
 weights, laid out like the downloaded community-1 pipeline (``config.yaml`` plus
@@ -14,7 +16,10 @@ user with a downloaded pipeline runs is exercised without hub access.
 
 from __future__ import annotations
 
+import importlib
+import io
 import os
+import re
 import shutil
 from pathlib import Path
 from typing import Any
@@ -26,7 +31,16 @@ from echonote.worker.backends import Hook, configure_threads, package_versions, 
 __all__ = ["DEFAULT_PIPELINE_ID", "PyannotePipelineBackend", "PipelineLoadError", "write_offline_pipeline_dir"]
 
 DEFAULT_PIPELINE_ID = "pyannote/speaker-diarization-community-1"
-TRUSTED_PIPELINE_PREFIXES = ("pyannote.audio.pipelines.",)
+#: where the classes an untrusted pipeline config or checkpoint may name live; they must also be
+#: pyannote Pipeline or Model subclasses (a function, or any other class, is refused)
+TRUSTED_CLASS_PREFIXES = ("pyannote.audio.pipelines.", "pyannote.audio.models.", "echonote.worker.")
+#: hub repositories an untrusted local config may pull models from
+TRUSTED_HUB_OWNERS = ("pyannote/",)
+MODEL_FILE = "pytorch_model.bin"
+_PICKLED_GLOBAL = re.compile(r"GLOBAL ([\w.]+)")  # how torch's weights_only loader names what it refused
+_HUB_ID = re.compile(r"^[\w.-]+/[\w.-]+(@[\w.-]+)?$")
+_OPT_IN = ("If you trust every file of this pipeline as you would trust code, opt in with trust_config=True "
+           "(PyannotePipelineBackend(..., trust_config=True)).")
 
 
 class PipelineLoadError(RuntimeError):
@@ -37,22 +51,129 @@ def _config_path(source: Path) -> Path:
     return source / "config.yaml" if source.is_dir() else source
 
 
-def _check_trusted(config_file: Path) -> None:
+def _refused(source: Path, what: str) -> PipelineLoadError:
+    return PipelineLoadError(f"{source}: {what}. Loading it could run arbitrary code, so it is refused. {_OPT_IN}")
+
+
+def _trusted_class(name, where: str, source: Path, *bases: type) -> type:
+    """The class ``name`` refers to, if it lives under TRUSTED_CLASS_PREFIXES and subclasses one of ``bases``."""
+    if not isinstance(name, str) or not name.startswith(TRUSTED_CLASS_PREFIXES):
+        raise _refused(source, f"{where} names {name!r}, which is not one of pyannote's own pipelines or models")
+    module, _, attr = name.rpartition(".")
+    try:
+        found = getattr(importlib.import_module(module), attr)
+    except (ImportError, AttributeError) as exc:
+        raise PipelineLoadError(f"{source}: {where} names {name!r}, which does not exist ({exc}). Check the name.") from None
+    if not (isinstance(found, type) and issubclass(found, bases)):
+        kinds = " or ".join(base.__name__ for base in bases)
+        raise _refused(source, f"{where} names {name!r}, which is not a pyannote {kinds} class")
+    return found
+
+
+def _read_config(config_file: Path) -> dict:
     import yaml
 
     try:
         config = yaml.safe_load(config_file.read_text()) or {}
-        name = str(config["pipeline"]["name"])
+        config["pipeline"]["name"]
     except (OSError, yaml.YAMLError, KeyError, TypeError) as exc:
         raise PipelineLoadError(
             f"{config_file} is not a valid pyannote pipeline config ({exc}). It needs a "
             f"'pipeline: {{name: ..., params: ...}}' section."
         ) from None
-    if not name.startswith(TRUSTED_PIPELINE_PREFIXES):
-        raise PipelineLoadError(
-            f"{config_file} asks for pipeline class {name!r}, which is not one of pyannote's own pipelines. "
-            f"Loading it would run arbitrary code; pass trust_config=True only if you trust this file."
-        )
+    return config
+
+
+def _check_classes(config: dict, config_file: Path) -> None:
+    """Every class the config names (the pipeline, preprocessors, any other ``name:``) must be trusted."""
+    from pyannote.audio import Model, Pipeline
+
+    _trusted_class(config["pipeline"]["name"], "pipeline.name", config_file, Pipeline)
+    preprocessors = config.get("preprocessors") or {}
+    for key, value in preprocessors.items() if isinstance(preprocessors, dict) else [("", preprocessors)]:
+        if not isinstance(value, dict):  # pyannote reads it as a pyannote.database file, which can name code
+            raise _refused(config_file, f"preprocessors.{key} is {value!r}, not a class")
+    stack = [(k, v) for k, v in config.items() if k != "pipeline"] + [("pipeline.params", config["pipeline"].get("params"))]
+    while stack:
+        where, value = stack.pop()
+        if isinstance(value, dict):
+            if "name" in value:
+                _trusted_class(value["name"], f"{where}.name", config_file, Pipeline, Model)
+            stack.extend((f"{where}.{k}", v) for k, v in value.items())
+        elif isinstance(value, list):
+            stack.extend((f"{where}[{i}]", v) for i, v in enumerate(value))
+
+
+def _checkpoint_globals() -> list:
+    """The classes pyannote's own checkpoints pickle besides tensors (allowed with ``weights_only=True``)."""
+    from pyannote.audio.core.task import Problem, Resolution, Specifications
+    from torch.torch_version import TorchVersion
+
+    return [TorchVersion, Specifications, Problem, Resolution]
+
+
+def load_checked_model(path: Path, source: Path):
+    """Load a model checkpoint with ``weights_only=True`` semantics: refuse any pickled object that is
+    not a tensor or plain data, check the architecture class it names, then build the model from
+    the very bytes that were checked (so the file cannot change in between)."""
+    import torch
+    from pyannote.audio import Model
+
+    file = path / MODEL_FILE if path.is_dir() else path
+    data = file.read_bytes()
+    try:
+        with torch.serialization.safe_globals(_checkpoint_globals()):
+            checkpoint = torch.load(io.BytesIO(data), map_location="cpu", weights_only=True)
+        architecture = checkpoint["pyannote.audio"]["architecture"]
+        name = f"{architecture['module']}.{architecture['class']}"
+    except Exception as exc:  # torch raises UnpicklingError, RuntimeError... for what it refuses
+        named = _PICKLED_GLOBAL.search(str(exc))
+        detail = f"it pickles a reference to {named.group(1)}" if named else f"{type(exc).__name__}: {exc}"
+        raise _refused(source, f"checkpoint {file} is not a plain pyannote checkpoint (tensors and data only); "
+                               f"{detail}") from None
+    _trusted_class(name, f"checkpoint {file}", source, Model)
+    return Model.from_pretrained(io.BytesIO(data), strict=False)
+
+
+def _local_model(value) -> Path | None:
+    """The local checkpoint (a file, or a folder with pytorch_model.bin) a config value points to, if any.
+
+    Paths are taken as pyannote takes them: ``$model/x`` (already expanded to a mapping) under the
+    pipeline folder, anything else as written (relative to the working directory)."""
+    if isinstance(value, dict) and isinstance(value.get("checkpoint"), (str, Path)):
+        path = Path(value["checkpoint"]).expanduser() / (value.get("subfolder") or "")
+    elif isinstance(value, str) and value:
+        path = Path(value).expanduser()
+    else:
+        return None
+    return path if path.is_file() or (path / MODEL_FILE).is_file() else None
+
+
+def _preload_models(config, config_file: Path) -> None:
+    """Replace every local model reference in ``config`` by a model loaded through
+    :func:`load_checked_model`; refuse hub repositories outside TRUSTED_HUB_OWNERS."""
+    items = config.items() if isinstance(config, dict) else enumerate(config)
+    for key, value in list(items):
+        local = _local_model(value)
+        hub = value.get("checkpoint") if isinstance(value, dict) else value
+        if local is not None:
+            config[key] = load_checked_model(local, config_file)
+        elif isinstance(hub, str) and _HUB_ID.match(hub) and not hub.startswith(TRUSTED_HUB_OWNERS):
+            raise _refused(config_file, f"{key} would load {hub!r} from the model hub, outside {TRUSTED_HUB_OWNERS}")
+        elif isinstance(value, (dict, list)):
+            _preload_models(value, config_file)
+
+
+def _load_untrusted(local: Path, config_file: Path, token: str | None, cache_dir: str | None):
+    """Load a local pipeline without trusting it: classes checked, checkpoints loaded as plain data."""
+    from pyannote.audio import Pipeline
+    from pyannote.audio.core.pipeline import expand_subfolders
+
+    config = _read_config(config_file)
+    _check_classes(config, config_file)
+    expand_subfolders(config, config_file.parent.resolve(), token=token, cache_dir=cache_dir)
+    _preload_models(config, config_file)
+    return Pipeline.from_pretrained(config, token=token, cache_dir=cache_dir)
 
 
 def _file_hashes(folder: Path) -> dict[str, str]:
@@ -64,7 +185,11 @@ def _file_hashes(folder: Path) -> dict[str, str]:
 
 def load_pipeline(pipeline: str | os.PathLike, token: str | None = None, cache_dir: str | None = None,
                   trust_config: bool = False):
-    """Load a pyannote pipeline from a local directory / config.yaml, or from the hub by id."""
+    """Load a pyannote pipeline from a local directory / config.yaml, or from the hub by id.
+
+    A local pipeline is not trusted unless ``trust_config=True``: only pyannote's (and echonote's)
+    pipeline and model classes may be named, and checkpoints are loaded as tensors and plain data.
+    """
     from pyannote.audio import Pipeline
 
     local = Path(pipeline).expanduser()
@@ -72,9 +197,10 @@ def load_pipeline(pipeline: str | os.PathLike, token: str | None = None, cache_d
         config_file = _config_path(local)
         if not config_file.is_file():
             raise PipelineLoadError(f"No config.yaml in {local}. Point to a pyannote pipeline directory.")
-        if not trust_config:
-            _check_trusted(config_file)
-        loaded = Pipeline.from_pretrained(str(local))
+        if trust_config:
+            loaded = Pipeline.from_pretrained(str(local))
+        else:
+            loaded = _load_untrusted(local, config_file, token, cache_dir)
     else:
         text = str(pipeline)
         if text.startswith((".", "/", "~")) or text.count("/") != 1 or text.endswith((".yaml", ".yml")):
