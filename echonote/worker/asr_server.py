@@ -6,8 +6,10 @@
 Implements ``POST /v1/audio/transcriptions`` (multipart: ``file``, ``model``,
 ``language``, ``response_format`` json | text | verbose_json,
 ``timestamp_granularities[]``), ``GET /v1/models`` and ``GET /health``. It is
-for tests and single-user experiments: it listens on loopback only, serves one
-request at a time, and caps uploads at ``--max-upload-mb``.
+for tests and small experiments: it listens on loopback only, serves each
+connection in its own thread (at most ``--max-connections``, one model decode at
+a time), drops a connection that sends nothing for ``--read-timeout`` seconds,
+checks the key before it reads a body, and caps uploads at ``--max-upload-mb``.
 """
 
 from __future__ import annotations
@@ -23,7 +25,7 @@ import socket
 import sys
 import tempfile
 import threading
-from http.server import BaseHTTPRequestHandler, HTTPServer
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 logger = logging.getLogger(__name__)
@@ -56,11 +58,19 @@ def parse_multipart(content_type: str, body: bytes) -> tuple[dict[str, list[str]
     return fields, upload
 
 
-class TranscriptionServer(HTTPServer):
-    """An HTTP server holding one transcription backend (loaded once, at start)."""
+class TranscriptionServer(ThreadingHTTPServer):
+    """An HTTP server holding one transcription backend (loaded once, at start).
+
+    Each connection gets a thread, so a client that stalls halfway through a request holds
+    up nobody else; ``read_timeout`` ends such a connection, and ``max_connections`` bounds
+    the threads (a connection beyond it gets 503 at once).
+    """
+
+    daemon_threads = True
 
     def __init__(self, port: int, *, backend: str = "offline", api_key: str | None = None,
-                 max_upload_bytes: int = 100 * 1024**2, host: str = "127.0.0.1"):
+                 max_upload_bytes: int = 100 * 1024**2, host: str = "127.0.0.1", read_timeout: float = 30.0,
+                 max_connections: int = 32):
         if host not in LOOPBACK:
             raise ValueError(f"The transcription server listens on loopback only; {host!r} is not loopback.")
         from echonote.worker.asr import get_backend
@@ -70,13 +80,36 @@ class TranscriptionServer(HTTPServer):
         self.api_key = api_key
         self.max_upload_bytes = max_upload_bytes
         self.lock = threading.Lock()
+        self.read_timeout = read_timeout
+        self.slots = threading.BoundedSemaphore(max_connections)
         self.address_family = socket.AF_INET6 if ":" in host else socket.AF_INET
         super().__init__((host, port), _Handler)
+
+
+    def process_request(self, request, client_address):
+        if not self.slots.acquire(blocking=False):
+            try:
+                request.sendall(b"HTTP/1.1 503 Service Unavailable\r\nContent-Length: 0\r\nConnection: close\r\n\r\n")
+            except OSError:
+                pass
+            self.shutdown_request(request)
+            return
+        super().process_request(request, client_address)
+
+    def process_request_thread(self, request, client_address):
+        try:
+            super().process_request_thread(request, client_address)
+        finally:
+            self.slots.release()
 
 
 class _Handler(BaseHTTPRequestHandler):
     server: TranscriptionServer
     protocol_version = "HTTP/1.1"
+
+    def setup(self):
+        self.timeout = self.server.read_timeout  # every read on this connection, request line to body
+        super().setup()
 
     def log_message(self, fmt, *args):  # route the access log through logging, not stderr
         logger.info("%s " + fmt, self.address_string(), *args)
@@ -107,19 +140,29 @@ class _Handler(BaseHTTPRequestHandler):
             self._error(404, f"no route {self.path}; POST audio to {ROUTE}")
 
     def do_POST(self):  # noqa: N802
+        asked_to_close = self.close_connection
+        self.close_connection = True  # until the body is read: its unread bytes must not become the next request
         if self.path.rstrip("/") != ROUTE:
             self._error(404, f"no route {self.path}; POST audio to {ROUTE}")
             return
         if not self._authorised():
             self._error(401, "missing or wrong API key: send 'Authorization: Bearer <key>'")
             return
-        length = int(self.headers.get("Content-Length") or 0)
+        length = self.headers.get("Content-Length", "")
+        length = int(length) if length.strip().isdigit() else 0
         if length <= 0 or length > self.server.max_upload_bytes:
             self._error(413 if length else 400, f"send a body of 1 byte to {self.server.max_upload_bytes} bytes")
-            self.close_connection = True
             return
         try:
-            fields, upload = parse_multipart(self.headers.get("Content-Type", ""), self.rfile.read(length))
+            body = self.rfile.read(length)
+        except TimeoutError:
+            self._error(408, f"the request body did not arrive within {self.server.read_timeout:g} s; send it in one go")
+            return
+        if len(body) < length:  # the client closed the connection mid-body
+            return
+        self.close_connection = asked_to_close
+        try:
+            fields, upload = parse_multipart(self.headers.get("Content-Type", ""), body)
             if not upload:
                 raise _BadRequest("the form has no 'file' field with audio in it")
             fmt = fields.get("response_format", ["json"])[0]
@@ -166,13 +209,17 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--api-key", default=os.environ.get("ECHONOTE_ASR_SERVER_KEY"),
                         help="require 'Authorization: Bearer KEY' (default: ECHONOTE_ASR_SERVER_KEY; none)")
     parser.add_argument("--max-upload-mb", type=float, default=100.0)
+    parser.add_argument("--read-timeout", type=float, default=30.0,
+                        help="seconds a connection may send nothing before it is dropped (default 30)")
+    parser.add_argument("--max-connections", type=int, default=32, help="connections served at once (default 32)")
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(message)s")
     if args.backend == "endpoint":
         parser.error("the server serves a local model: use --backend offline or whisper")
     try:
         server = TranscriptionServer(args.port, backend=args.backend, api_key=args.api_key, host=args.host,
-                                     max_upload_bytes=int(args.max_upload_mb * 1024**2))
+                                     max_upload_bytes=int(args.max_upload_mb * 1024**2),
+                                     read_timeout=args.read_timeout, max_connections=args.max_connections)
     except (ValueError, OSError) as exc:
         print(f"echonote asr_server: {exc}", file=sys.stderr)
         return 2

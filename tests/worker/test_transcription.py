@@ -27,6 +27,7 @@ from echonote.worker.audio import AudioInputError  # noqa: E402
 from echonote.worker.transcribe_core import run_transcription  # noqa: E402
 
 WER_BOUND = 0.30  # loose: tiny.en scores about 16 % on the sample
+READ_TIMEOUT = 4.0  # the test server drops a connection that sends nothing for this long
 
 
 @pytest.fixture(autouse=True)
@@ -149,7 +150,8 @@ def test_endpoint_settings_are_checked(monkeypatch):
 def asr_server():
     """``python -m echonote.worker.asr_server`` on a free loopback port, with an API key."""
     env = dict(os.environ, HF_HUB_OFFLINE="1")
-    proc = subprocess.Popen([sys.executable, "-m", "echonote.worker.asr_server", "--port", "0", "--api-key", "s3cret"],
+    proc = subprocess.Popen([sys.executable, "-m", "echonote.worker.asr_server", "--port", "0", "--api-key", "s3cret",
+                             "--read-timeout", str(READ_TIMEOUT)],
                             stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env=env)
     try:
         line = proc.stdout.readline()
@@ -194,6 +196,26 @@ def test_endpoint_errors_say_what_to_do(asr_server, sample_wav):
     with pytest.raises(AsrUnavailable, match="Cannot reach the transcription server"):
         get_backend("endpoint", base_url=closed, timeout=5).transcribe(second)
     assert time.monotonic() - started < 10
+
+
+def test_a_stalled_client_holds_up_nobody(asr_server, sample_wav):
+    """One client holding half a request (no key needed) blocked every other client, for ever."""
+    import socket
+    import urllib.request
+
+    from echonote.worker.audio import decode_audio
+
+    port = int(asr_server.rsplit(":", 1)[1].split("/")[0])
+    with socket.create_connection(("127.0.0.1", port)) as stalled:
+        stalled.sendall(b"POST /v1/audio/transcriptions HTTP/1.1\r\nHost: x\r\nContent-Le")
+        started = time.monotonic()
+        with urllib.request.urlopen(asr_server.removesuffix("/v1") + "/health", timeout=READ_TIMEOUT - 1) as answer:
+            assert answer.status == 200
+        words, _ = get_backend("endpoint", base_url=asr_server, api_key="s3cret", timeout=30).transcribe(
+            decode_audio(sample_wav).waveform[:16000 * 12])
+        assert words and time.monotonic() - started < 20
+        stalled.settimeout(READ_TIMEOUT + 5)
+        assert stalled.recv(1024) == b"", "the stalled connection must be dropped after the read timeout"
 
 
 def test_server_refuses_non_loopback_hosts():
