@@ -3,7 +3,12 @@
 ``transcript_canvas`` is the teaching example: diarize and transcribe run in
 parallel (a group), then attribute merges them (the chord's callback)::
 
-    chord(group(sig("echonote.diarize"), sig("echonote.transcribe")), sig("echonote.attribute"))
+    chord(group(sig("echonote.diarize"), sig("echonote.transcribe")),
+          sig("echonote.attribute").on_error(sig("echonote.canvas_failed")))
+
+When a part fails, Celery never runs the callback: it stores a ``ChordError`` as the
+callback's result and calls the callback's error callbacks (``link_error``). The job row
+follows the callback, so without ``canvas_failed`` it would stay "queued" for ever.
 """
 from __future__ import annotations
 
@@ -21,6 +26,7 @@ def transcript_canvas(audio_path: str, *, num_speakers=None, min_speakers=None, 
     transcribe = app.signature(names.TRANSCRIBE, kwargs={"audio_path": audio_path, "backend": asr_backend,
                                                           "language": language})
     attribute = app.signature(names.ATTRIBUTE, kwargs={"audio_path": audio_path, "formats": list(formats)})
+    attribute.on_error(app.signature(names.CANVAS_FAILED))
     return chord(group(diarize, transcribe), attribute)
 
 
@@ -32,6 +38,8 @@ def submit_transcript(audio_path: str, *, audio_seconds: float = 0.0, user: str 
 
     def send(name, kwargs, task_id, headers, **send_options):
         canvas.body.set(task_id=task_id, headers=headers)
+        for part in canvas.tasks:  # they measure the audio and settle the job's charge
+            part.set(headers={client.CHARGE_HEADER: headers[client.JOB_HEADER]})
         with client.talking_to_broker():
             return canvas.apply_async(**send_options)
 

@@ -10,6 +10,8 @@ REQUEUE_STRANDED = "echonote.requeue_stranded"
 DIARIZE = "echonote.diarize"
 TRANSCRIBE = "echonote.transcribe"
 ATTRIBUTE = "echonote.attribute"
+#: a transcript canvas's error callback (link_error): closes the job row when a part fails
+CANVAS_FAILED = "echonote.canvas_failed"
 
 DIARIZATION_QUEUE = "diarization"
 DEFAULT_QUEUE = "default"
@@ -19,6 +21,7 @@ ROUTES = {
     DIARIZE: DIARIZATION_QUEUE,
     TRANSCRIBE: DIARIZATION_QUEUE,
     ATTRIBUTE: DEFAULT_QUEUE,
+    CANVAS_FAILED: DEFAULT_QUEUE,
     RESET_DAILY_QUOTAS: DEFAULT_QUEUE,
     REQUEUE_STRANDED: DEFAULT_QUEUE,
     PING: DEFAULT_QUEUE,

@@ -136,3 +136,20 @@ def test_worker_refuses_audio_longer_than_the_quota_left(stack, lying_mp3):
     assert row.status == db.FAILED and row.attempts == 1
     assert "BadInput" in row.error and "do not fit" in row.error and "echonote quota set tight" in row.error
     assert _usage("tight") == 0.0 and row.audio_seconds == 0.0
+
+
+def test_a_transcript_canvas_is_settled_by_its_parts(stack):
+    """The canvas's row follows attribute, which decodes nothing: diarize and transcribe settle its charge
+    (both may; the second finds it settled)."""
+    pytest.importorskip("pyannote.audio", reason="the sample ships in pyannote.audio's wheel")
+    from echonote import canvas
+    from echonote.samples import ensure_pyannote_sample
+
+    wav = ensure_pyannote_sample()["wav"]
+    db.set_quota("canvascharge", 1000)
+    db.reset_daily_quotas()
+    job, _ = canvas.submit_transcript(str(wav), audio_seconds=1.0, user="canvascharge")
+    client.wait(job.task_id, timeout=600)
+    row = _wait_final(job.id)
+    assert row.status == db.SUCCEEDED, row.error
+    assert abs(row.audio_seconds - _audio_seconds(wav)) < 0.1 and _usage("canvascharge") == row.audio_seconds

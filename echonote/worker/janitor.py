@@ -1,4 +1,4 @@
-"""Put jobs back on their queue when the worker running them died without a word.
+"""Keep job rows honest: requeue jobs whose worker died, close rows whose message is gone.
 
 With ``task_acks_late`` a message is acknowledged only when its task ends. If
 a pool process dies, Celery requeues its message at once
@@ -6,55 +6,147 @@ a pool process dies, Celery requeues its message at once
 container or machine), nobody does: Redis keeps the message as "unacked" and
 redelivers it only after ``visibility_timeout`` — two hours here, since it
 must exceed the hard time limit. Beat sends ``echonote.requeue_stranded``
-every minute: it finds job rows still "started" by a worker process that no
-longer answers, and restores their messages through kombu's own
-``restore_by_tag``.
+every minute. It
+
+- restores, through kombu's own ``restore_by_tag``, the unacked messages of jobs
+  "started" by a worker process that no longer answers (a process is alive when
+  its pid answers under any node name on the same host: two workers sharing one
+  node name, or a renamed node, never make a running job look dead);
+- closes rows still "queued" or "started" :data:`ORPHAN_AFTER` seconds after
+  submission whose message is nowhere in the broker (not in a queue, not
+  delivered to a worker): nothing would ever finish them. Their result, if the
+  task did store one, decides the outcome; otherwise they fail with the reason and
+  are refunded.
+
+A transcript canvas's rows are closed at once by :func:`canvas_failed`, the error
+callback the client attaches to the chord's callback (``link_error``).
 """
 from __future__ import annotations
 
 import datetime as dt
 import json
 import logging
+import time
 
-from sqlalchemy import select
+from sqlalchemy import select, update
 
 from echonote import db, names
 from echonote.celery_app import app
+from echonote.client import CHARGE_HEADER, JOB_HEADER
 from echonote.worker.base_task import EchonoteTask
 
 logger = logging.getLogger(__name__)
 
-
-def live_workers(timeout: float = 2.0) -> dict[str, int]:
-    """node -> main pid of every worker that answers."""
-    stats = app.control.inspect(timeout=timeout).stats() or {}
-    return {node: int(info.get("pid", -1)) for node, info in stats.items()}
+#: a queued or started row is closed when its message has been gone from the broker this long after submission
+ORPHAN_AFTER = 300.0
 
 
-def stranded_jobs(alive: dict[str, int], min_age: float = 20.0) -> dict[str, db.Job]:
+def live_workers(timeout: float = 2.0) -> set[tuple[str, int]]:
+    """(node, main pid) of every worker that answers; every reply counts, even two under one node name."""
+    replies = app.control.broadcast("stats", reply=True, timeout=timeout) or []
+    return {(node, int(info.get("pid", -1))) for reply in replies for node, info in reply.items()
+            if isinstance(info, dict)}
+
+
+def _host(node: str) -> str:
+    return node.rpartition("@")[2]
+
+
+def is_running(worker: str | None, alive: set[tuple[str, int]]) -> bool | None:
+    """Whether the process in a job's ``worker`` field ("node:main pid:pool pid") still answers; None if unknown."""
+    node, _, pids = (worker or "").partition(":")
+    main_pid = pids.split(":", 1)[0]
+    if not node or not main_pid.isdigit():
+        return None
+    return any(pid == int(main_pid) and _host(other) == _host(node) for other, pid in alive)
+
+
+def stranded_jobs(alive: set[tuple[str, int]], min_age: float = 20.0) -> dict[str, db.Job]:
     """task id -> job started more than ``min_age`` seconds ago by a worker process that is gone."""
     cutoff = db.utcnow().replace(tzinfo=None) - dt.timedelta(seconds=min_age)
     with db.session() as s:
         started = list(s.scalars(select(db.Job).where(db.Job.status == db.STARTED)))
-    stranded = {}
-    for job in started:
-        if job.started_at is None or job.started_at.replace(tzinfo=None) > cutoff:
+    return {job.task_id: job for job in started
+            if job.started_at is not None and job.started_at.replace(tzinfo=None) <= cutoff
+            and is_running(job.worker, alive) is False}
+
+
+def ids_in_broker() -> set[str]:
+    """Task ids and job ids named by any message in the broker, queued or delivered and unacked
+    (running or held by a worker); a canvas's parts name their job."""
+    with app.connection_for_write() as conn:
+        channel = conn.default_channel
+        client = channel.client
+        raws = [(raw, True) for _, raw in client.hscan_iter(channel.unacked_key)]
+        raws += [(raw, False) for key in client.scan_iter(_type="list") for raw in client.lrange(key, 0, -1)]
+    found = set()
+    for raw, unacked in raws:
+        try:
+            message = json.loads(raw)
+            headers = (message[0] if unacked else message).get("headers") or {}
+        except (ValueError, TypeError, AttributeError, IndexError, KeyError):
+            continue  # a list that holds no messages
+        found.update(str(headers[k]) for k in ("id", JOB_HEADER, CHARGE_HEADER) if headers.get(k))
+    return found
+
+
+def _open_rows_older_than(seconds: float) -> list[db.Job]:
+    cutoff = db.utcnow().replace(tzinfo=None) - dt.timedelta(seconds=seconds)
+    with db.session() as s:
+        rows = s.scalars(select(db.Job).where(db.Job.status.in_((db.QUEUED, db.STARTED))))
+        return [job for job in rows if job.created_at.replace(tzinfo=None) <= cutoff]
+
+
+def _settle_from_result(job: db.Job) -> str | None:
+    """Close ``job`` from the outcome its task stored, if it stored one; returns how, or None."""
+    result = app.AsyncResult(job.task_id)
+    state = result.state
+    if state == "SUCCESS":
+        value = result.result if isinstance(result.result, dict) else {}
+        with db.session() as s:
+            closed = s.execute(update(db.Job).where(db.Job.id == job.id, db.Job.status.notin_(db.FINISHED_STATES))
+                               .values(status=db.SUCCEEDED, progress=100.0, finished_at=db.utcnow(), error=None,
+                                       result_path=value.get("result_path"))).rowcount
+        return "succeeded (its result was stored but the row missed it)" if closed else None
+    if state == "FAILURE":
+        closed = db.fail_job(job.id, f"{type(result.result).__name__}: {result.result}")
+        return "failed (its error was stored but the row missed it); refunded" if closed else None
+    return None
+
+
+def close_orphans(min_age: float = ORPHAN_AFTER, recheck_after: float = 1.0) -> dict[str, str]:
+    """Close queued/started rows older than ``min_age`` whose message is nowhere in the broker: job id -> what was done.
+
+    The broker is read before and after the rows (and ``recheck_after`` seconds apart), so a message in
+    flight between a queue and a worker at one read is seen at the other."""
+    first = ids_in_broker()
+    candidates = [job for job in _open_rows_older_than(min_age) if not {job.id, job.task_id} & first]
+    if not candidates:
+        return {}
+    time.sleep(recheck_after)
+    second = ids_in_broker()
+    closed = {}
+    for job in candidates:
+        if {job.id, job.task_id} & second:
             continue
-        node, _, pids = (job.worker or "").partition(":")
-        main_pid = pids.split(":", 1)[0]
-        if not node or not main_pid.isdigit():
-            continue
-        if alive.get(node) != int(main_pid):
-            stranded[job.task_id] = job
-    return stranded
+        how = _settle_from_result(job)
+        if how is None and db.fail_job(job.id, (
+                f"lost: {min_age / 60:.0f} min after submission its message was neither queued nor delivered to "
+                f"any worker, so nothing would ever run it (the broker lost it, a queue was purged, or the worker "
+                f"holding it vanished). Submit the audio again; the quota charge was refunded.")):
+            how = "failed: message gone; refunded"
+        if how:
+            closed[job.id] = how
+            logger.warning("closed job %s: %s", job.id, how)
+    return closed
 
 
 @app.task(name=names.REQUEUE_STRANDED, base=EchonoteTask)
-def requeue_stranded() -> dict:
-    """Restore the unacked messages of jobs whose worker died; returns what it did."""
+def requeue_stranded(orphan_after: float = ORPHAN_AFTER) -> dict:
+    """Restore the unacked messages of jobs whose worker died and close rows whose message is gone."""
     alive = live_workers()
     if not alive:  # no answer at all tells nothing (a broadcast can fail): never guess
-        return {"alive_workers": 0, "stranded": 0, "requeued": []}
+        return {"alive_workers": 0, "stranded": 0, "requeued": [], "closed": {}}
     stranded = stranded_jobs(alive)
     requeued = []
     if stranded:
@@ -73,4 +165,22 @@ def requeue_stranded() -> dict:
                 job.status = db.QUEUED
                 job.error = f"requeued: worker {stranded[task_id].worker} stopped answering"
             logger.warning("requeued job %s: its worker %s is gone", task_id, stranded[task_id].worker)
-    return {"alive_workers": len(alive), "stranded": len(stranded), "requeued": requeued}
+    closed = close_orphans(float(orphan_after))
+    return {"alive_workers": len(alive), "stranded": len(stranded), "requeued": requeued, "closed": closed}
+
+
+@app.task(name=names.CANVAS_FAILED)
+def canvas_failed(request, exc=None, traceback=None) -> None:
+    """Error callback of a canvas's final task: fail its job row with the reason and refund it.
+
+    Celery calls it in the worker where a part failed, as ``(request, exc, traceback)`` with the
+    callback's request (its id is the job's task id); a worker without this code sends it on as a
+    task with the task id alone."""
+    task_id = getattr(request, "id", request)
+    with db.session() as s:
+        job = s.scalar(select(db.Job).where(db.Job.task_id == task_id))
+    if job is None:
+        return
+    reason = f"{type(exc).__name__}: {exc}" if exc is not None else "a part of the workflow failed"
+    if db.fail_job(job.id, f"{reason}. The quota charge was refunded."):
+        logger.warning("job %s failed: %s", job.id, reason)

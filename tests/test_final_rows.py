@@ -1,0 +1,135 @@
+"""Every job row reaches a final state with a reason, through the real worker and janitor.
+
+A failed canvas part closes the canvas's row at once (the chord's error callback); the janitor
+closes rows whose message is gone and never requeues a job whose worker process still answers;
+a jobs database deleted under running processes is detected instead of written blindly.
+"""
+from __future__ import annotations
+
+import datetime as dt
+import os
+import subprocess
+import sys
+import time
+
+import pytest
+from sqlalchemy import update
+
+from echonote import canvas, client, config, db, names
+
+
+def usage(name: str) -> float:
+    return next(u.used_seconds_today for u in db.list_users() if u.name == name)
+
+
+def wait_for(predicate, timeout: float, what: str):
+    deadline = time.monotonic() + timeout
+    while not (value := predicate()):
+        assert time.monotonic() < deadline, f"{what} within {timeout:.0f} s"
+        time.sleep(0.2)
+    return value
+
+
+def run_janitor(**kwargs) -> dict:
+    return client.wait(client.send_by_name(names.REQUEUE_STRANDED, kwargs=kwargs).id, timeout=60)
+
+
+def test_a_failed_canvas_part_closes_the_canvas_row_and_refunds(stack):
+    """A text file renamed .wav: diarize and transcribe fail, attribute never runs; the canvas's row
+    stayed "queued" for ever with no error and the 30 s charge kept."""
+    notes = config.load().path("data_dir") / "final-rows" / "notes.wav"
+    notes.parent.mkdir(parents=True, exist_ok=True)
+    notes.write_text("minutes of the meeting, not audio\n" * 40)
+    db.set_quota("canvasfail", 1000)
+    db.reset_daily_quotas()
+    job, parts = canvas.submit_transcript(str(notes), audio_seconds=30, user="canvasfail")
+    assert usage("canvasfail") == 30
+    with pytest.raises(Exception) as failure:
+        client.wait(job.task_id, timeout=120)
+    assert "ChordError" in type(failure.value).__name__ or "Dependency" in str(failure.value)
+    row = wait_for(lambda: (r := db.get_job(job.id)).status in db.FINISHED_STATES and r, 30, "the row is final")
+    assert row.status == db.FAILED and row.finished_at is not None
+    assert "notes.wav" in row.error and "refunded" in row.error
+    assert usage("canvasfail") == 0
+
+
+def test_janitor_closes_rows_whose_message_is_gone(stack):
+    """A queued row with no message (lost by the broker) and a row "started" by a dead worker whose message is
+    gone were reported as stranded every minute and never closed. A row whose message waits in a queue is kept;
+    one whose task stored a result gets that outcome."""
+    db.set_quota("orphans", 1000)
+    db.reset_daily_quotas()
+    lost = client.submit(names.PING, user="orphans", audio_seconds=10, sender=lambda *args, **kwargs: None)
+    dead = client.submit(names.PING, user="orphans", audio_seconds=20, sender=lambda *args, **kwargs: None)
+    with db.session() as s:
+        s.execute(update(db.Job).where(db.Job.id == dead.id).values(
+            status=db.STARTED, worker="worker@gone-host:999999:999998",
+            started_at=db.utcnow() - dt.timedelta(minutes=5)))
+    waiting = client.submit(names.PING, user="orphans", audio_seconds=5, queue="nobody-consumes-this")
+
+    def send_without_job_header(name, kwargs, task_id, headers, **options):
+        return client.send_by_name(name, kwargs=kwargs, task_id=task_id)
+
+    ran = client.submit(names.PING, user="orphans", audio_seconds=1, sender=send_without_job_header)
+    client.wait(ran.task_id, timeout=30)
+    assert db.get_job(ran.id).status == db.QUEUED, "the worker could not see this row"
+    time.sleep(1.5)
+
+    report = run_janitor(orphan_after=1)
+
+    for job in (lost, dead):
+        row = db.get_job(job.id)
+        assert row.status == db.FAILED and row.error.startswith("lost:") and row.audio_seconds == 0, row.as_dict()
+        assert job.id in report["closed"]
+    assert db.get_job(waiting.id).status == db.QUEUED and waiting.id not in report["closed"]
+    assert db.get_job(ran.id).status == db.SUCCEEDED
+    assert usage("orphans") == 5 + 1, "the lost rows are refunded, the others keep their charge"
+    assert run_janitor(orphan_after=1)["closed"] == {}, "a second pass finds nothing left to close"
+
+
+def test_janitor_never_requeues_a_job_whose_worker_process_answers(stack):
+    """The janitor kept one pid per node name: a job recorded under another name of a live worker process (two
+    workers started as worker@host, or a renamed node) looked dead, was requeued while running, and ran twice."""
+    job = client.submit(names.PING, {"sleep": 8}, user="alive", audio_seconds=0)
+    row = wait_for(lambda: (r := db.get_job(job.id)).status == db.STARTED and r, 30, "the job starts")
+    node, main_pid, pool_pid = row.worker.split(":")
+    other_name = f"renamed-{node.partition('@')[0]}@{node.partition('@')[2]}"
+    with db.session() as s:
+        s.execute(update(db.Job).where(db.Job.id == job.id).values(
+            worker=f"{other_name}:{main_pid}:{pool_pid}", started_at=db.utcnow() - dt.timedelta(minutes=5)))
+    report = run_janitor()
+    assert job.task_id not in report["requeued"] and report["stranded"] == 0, report
+    client.wait(job.task_id, timeout=60)
+    time.sleep(2)
+    final = db.get_job(job.id)
+    assert final.status == db.SUCCEEDED and final.attempts == 1, final.as_dict()
+
+
+DELETED_DB_PROBE = """
+import sys
+from echonote import db
+try:
+    db.list_users(sys.argv[1])
+except db.DatabaseFileReplaced as exc:
+    print("refused:", exc)
+else:
+    print("opened")
+"""
+
+
+def test_a_database_deleted_under_running_processes_is_detected(tmp_path):
+    """Deleting the SQLite file under a running stack left its processes writing jobs into the deleted file,
+    and a new process opening the path next to the old -wal file got "disk I/O error"."""
+    path = tmp_path / "jobs.db"
+    url = f"sqlite:///{path}"
+    db.set_quota("before", 10, url=url)  # this process now holds the file open, as a worker does
+    try:
+        os.remove(path)
+        with pytest.raises(db.DatabaseFileReplaced, match="was deleted") as refused:
+            db.set_quota("after", 10, url=url)
+        assert "echonote down" in str(refused.value)
+        probe = subprocess.run([sys.executable, "-c", DELETED_DB_PROBE, url], capture_output=True, text=True,
+                               timeout=60)
+        assert probe.stdout.startswith("refused:") and "-wal" in probe.stdout, probe.stdout + probe.stderr
+    finally:
+        db._engine_for(url)[0].dispose()
