@@ -57,6 +57,8 @@ def inputs() -> dict[str, Path]:
         chunk = b"\x80" * (8000 * 60)
         for _ in range(180):
             w.writeframes(chunk)
+    files["huge_samples"] = root / "huge-samples.wav"
+    sf.write(files["huge_samples"], speechlike(2, 16000) * 1e30, 16000, subtype="FLOAT")
     files["symlink_escape"] = root / "escape.wav"
     if not files["symlink_escape"].is_symlink():
         files["symlink_escape"].symlink_to("/etc/passwd")
@@ -73,6 +75,7 @@ FAILING = [
     ("corrupt_mp3", "corrupt"),
     ("zero_length", "no audio"),
     ("three_hours", "longer than the limit"),
+    ("huge_samples", "sample values are out of range"),
     ("dotdot", "outside the allowed folders"),
     ("symlink_escape", "outside the allowed folders"),
 ]

@@ -38,6 +38,10 @@ _BLOCK_FRAMES = 1 << 18  # frames per decoded block (~6 s at 44.1 kHz)
 _SOUNDFILE_FORMATS = {"WAV", "WAVEX", "RF64", "W64", "FLAC", "OGG", "AIFF", "AU", "CAF"}
 _TRUNCATED_DATA = re.compile(r"^data\s*:\s*(\d+)\s*\(should be (\d+)\)", re.MULTILINE)
 _STREAMED_SIZES = {0, 0xFFFFFFFF, 0x7FFFFFFF, 0xFFFFFFFF - 8}
+#: the largest |sample| accepted after decoding. Integer PCM decodes within ±1.0, but float files
+#: may go past full scale (a mix with headroom, +20 dB is 10.0), so the bound is +60 dB: no sound
+#: lies beyond it, while integers stored as floats (peak ~32768) and garbage (1e30) do.
+MAX_PEAK = 1e3
 
 
 class AudioInputError(ValueError):
@@ -155,6 +159,13 @@ class _Mixer:
             raise AudioInputError(
                 "The audio contains invalid sample values (NaN or infinity), so the file is corrupt. "
                 "Re-export or re-record it."
+            )
+        peak = float(np.max(np.abs(block))) if block.size else 0.0
+        if peak > MAX_PEAK:
+            raise AudioInputError(
+                f"The audio's sample values are out of range (peak {peak:.3g}; sound is stored within ±1.0). "
+                f"The file is not valid PCM audio, or it holds unscaled values such as integers written as "
+                f"floats: rescale it to ±1.0 and export it again."
             )
         if self._stream is not None:
             block = self._stream.resample_chunk(block, last=last)

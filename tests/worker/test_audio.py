@@ -116,3 +116,19 @@ def test_outside_roots_including_symlink(audio_dir, tmp_path):
     assert "outside the allowed folders" in _error(link, roots=[allowed])
     assert "outside the allowed folders" in _error(allowed / ".." / ".." / inside.relative_to(tmp_path.parent),
                                                    roots=[tmp_path / "other"])
+
+
+@pytest.mark.parametrize("scale", [1e30, 32768.0])
+def test_sample_values_out_of_range_are_refused(tmp_path, scale):
+    """Samples all ×1e30 decoded "fine" and the job answered "no speech found", never saying the levels were invalid."""
+    t = np.arange(16000 * 2) / 16000
+    sf.write(tmp_path / "huge.wav", (scale * 0.5 * np.sin(2 * np.pi * 220 * t)).astype("float32"), 16000, subtype="FLOAT")
+    message = _error(tmp_path / "huge.wav")
+    assert "sample values are out of range (peak" in message and "rescale it" in message, message
+
+
+def test_float_wav_past_full_scale_is_accepted(tmp_path):
+    """Float files may go past ±1.0 (a mix with headroom): that is sound, not an error."""
+    t = np.arange(16000 * 2) / 16000
+    sf.write(tmp_path / "hot.wav", (4.0 * np.sin(2 * np.pi * 220 * t)).astype("float32"), 16000, subtype="FLOAT")
+    assert np.abs(decode_audio(tmp_path / "hot.wav").waveform).max() == pytest.approx(4.0, rel=0.05)
