@@ -2,7 +2,7 @@
 
 Exit codes: 0 success; 1 a runtime problem (broker unreachable, a role would
 not start, a task failed); 2 bad usage or input; 3 the stack answers but is
-incomplete (no worker, or a worker without the task code); 4 timed out waiting.
+incomplete (no worker, a worker without the task code, or no beat); 4 timed out waiting.
 """
 from __future__ import annotations
 
@@ -75,7 +75,8 @@ def up(roles):
     stack.up(tuple(roles) or ROLE_ORDER)
     for row in stack.status():
         click.echo(f"{row.role:<8} pid {row.pid:<7} {'running' if row.alive else 'stopped'}")
-    click.echo(f"ready in {time.monotonic() - started:.1f} s; Flower: {stack.flower_url()}  logs: {stack.log_dir}")
+    click.echo(f"ready in {time.monotonic() - started:.1f} s; logs: {stack.log_dir}")
+    click.echo(f"Flower: {stack.flower_url()}  ({stack.flower_login()})")
 
 
 @main.command()
@@ -95,8 +96,9 @@ def down():
 def status(as_json, timeout):
     """Processes, broker, workers with their tasks and queues, and beat's next runs.
 
-    Exit 0 when the broker answers and every worker has echonote's tasks;
-    1 when the broker is unreachable; 3 when no worker answers or one lacks the code.
+    Exit 0 when the broker answers, a beat holds the beat lock and every worker
+    has echonote's tasks; 1 when the broker is unreachable; 3 when no worker
+    answers, one lacks the code, or no beat is running.
     """
     from echonote import monitor
     from echonote.stack import Stack
@@ -104,7 +106,7 @@ def status(as_json, timeout):
     stack = Stack()
     report = {"processes": [vars(row) for row in stack.status()]}
     broker_ok, broker_msg = monitor.broker_status()
-    report["broker"] = {"url": _redacted(config.load().effective_broker_url), "ok": broker_ok, "message": broker_msg}
+    report["broker"] = {"url": config.redact_url(config.load().effective_broker_url), "ok": broker_ok, "message": broker_msg}
     nodes = monitor.workers(timeout) if broker_ok else []
     report["workers"] = [{"node": w.node, "queues": w.queues, "active": w.active, "registered": w.registered,
                           "missing": w.missing} for w in nodes]
@@ -117,11 +119,15 @@ def status(as_json, timeout):
                                       f"the message was discarded. {fix}")
     if broker_ok and not nodes:
         report["problems"].append("no worker answered: start one with `echonote up` (or `echonote up --role worker`).")
+    report["beat"] = {"holder": monitor.beat_lock_holder() if broker_ok else None}
+    if broker_ok and report["beat"]["holder"] is None:
+        report["problems"].append(monitor.no_beat_problem())
     report["beat_schedule"] = [
         {"entry": e.name, "task": e.task, "schedule": e.schedule, "next_run": e.next_run.isoformat()}
         for e in monitor.beat_next_runs()
     ]
     report["flower"] = stack.flower_url()
+    report["flower_login"] = stack.flower_login()
     if as_json:
         click.echo(json.dumps(report, indent=2, default=str))
     else:
@@ -130,12 +136,6 @@ def status(as_json, timeout):
         sys.exit(EXIT_RUNTIME)
     if report["problems"]:
         sys.exit(EXIT_INCOMPLETE)
-
-
-def _redacted(url: str) -> str:
-    from echonote.client import _redact
-
-    return _redact(url)
 
 
 def _print_status(report: dict) -> None:
@@ -154,10 +154,12 @@ def _print_status(report: dict) -> None:
         click.echo(f"  {w['node']}: queues {','.join(w['queues'])}; active {w['active']}; tasks {', '.join(tasks) or 'none'}")
     if not report["workers"]:
         click.echo("  none answered")
+    click.secho("beat", bold=True)
+    click.echo(f"  sending: {report['beat']['holder'] or 'none'}")
     click.secho("beat schedule (next runs, UTC)", bold=True)
     for e in report["beat_schedule"]:
         click.echo(f"  {e['entry']}: {e['task']} {e['schedule']} -> next {e['next_run']}")
-    click.echo(f"flower: {report['flower']}")
+    click.echo(f"flower: {report['flower']}  ({report['flower_login']})")
     for problem in report["problems"]:
         click.secho(f"problem: {problem}", fg="yellow")
 

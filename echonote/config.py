@@ -10,6 +10,9 @@ import os
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Callable
+from urllib.parse import quote
+
+from echonote import private_files
 
 
 def _bool(text: str) -> bool:
@@ -62,10 +65,10 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("broker_url", "", "Use this existing broker instead of starting a private Redis (e.g. redis://host:6379/0)."),
     Setting("result_backend", "", "Result backend URL; empty = the broker's Redis, database 1."),
     Setting("redis_port", 6390, "Port of the private Redis that `echonote up` starts (loopback only).", _int),
-    Setting("redis_password", "", "If set, the private Redis requires this password (requirepass) and URLs carry it."),
+    Setting("redis_password", "", "Password of the private Redis (requirepass); empty = one generated per stack into the state dir (0600)."),
     Setting("flower_port", 5555, "Port Flower listens on.", _int),
     Setting("flower_address", "127.0.0.1", "Address Flower binds; anything beyond loopback requires basic auth."),
-    Setting("flower_basic_auth", "", "Flower basic auth as user:password (empty = none; loopback only)."),
+    Setting("flower_basic_auth", "", "Flower's basic auth as user:password; empty = one generated per stack into the state dir (0600)."),
     Setting("worker_concurrency", 2, "Processes per worker (prefork pool).", _int),
     Setting("worker_queues", ["diarization", "default"], "Queues the stack's worker consumes (comma-separated).", _list),
     Setting("worker_include", "echonote.worker.tasks", "Module(s) the worker loads with --include; beat and Flower never import them."),
@@ -138,8 +141,37 @@ class Config:
         """True when the stack should start its own Redis."""
         return not self.broker_url
 
+    @property
+    def redis_password(self) -> str:
+        """ECHONOTE_REDIS_PASSWORD; unset with the private Redis: the stack's generated one (empty for your own broker)."""
+        return self._secret("redis_password")
+
+    @property
+    def flower_basic_auth(self) -> str:
+        """ECHONOTE_FLOWER_BASIC_AUTH; unset: the stack's generated ``echonote:<password>``."""
+        return self._secret("flower_basic_auth")
+
+    def secret_file(self, key: str) -> Path | None:
+        """Where the generated ``redis_password``/``flower_basic_auth`` lives; None when the environment sets it."""
+        if self.values[key] or (key == "redis_password" and not self.managed_broker):
+            return None
+        return self.state_path / private_files.SECRET_FILES[key]
+
+    def _secret(self, key: str) -> str:
+        path = self.secret_file(key)
+        if path is None:
+            return self.values[key]
+        try:
+            return private_files.read_or_create_secret(path, private_files.GENERATORS[key])
+        except PermissionError:
+            raise ConfigError(
+                f"cannot read {path}: the stack's secrets belong to the user who started it. "
+                f"Run this as that user, or set {BY_KEY[key].env} to the value you were given."
+            ) from None
+
     def redis_url(self, db: int) -> str:
-        auth = f":{self.redis_password}@" if self.redis_password else ""
+        password = self.redis_password
+        auth = f":{quote(password, safe='')}@" if password else ""  # '@', '#', '/' or a space stay inside the password
         return f"redis://{auth}127.0.0.1:{self.redis_port}/{db}"
 
     @property
@@ -178,6 +210,14 @@ def load(environ: dict[str, str] | None = None) -> Config:
     if values["soft_time_limit"] >= values["hard_time_limit"]:
         raise ConfigError("ECHONOTE_SOFT_TIME_LIMIT must be below ECHONOTE_HARD_TIME_LIMIT.")
     return Config(values)
+
+
+def redact_url(url: str) -> str:
+    """``url`` with everything before its host replaced by ``***`` (a raw '@' or '#' in a password leaks nothing)."""
+    if "@" not in url:
+        return url
+    scheme, sep, _ = url.partition("://")
+    return f"{scheme + sep if sep else ''}***@{url.rsplit('@', 1)[1]}"
 
 
 def describe() -> list[tuple[str, str, str]]:

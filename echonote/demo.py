@@ -55,7 +55,7 @@ def main() -> int:
     png = plots.save_timeline(Path(result["result_path"]).with_suffix(".png"), result["segments"], reference,
                               duration=result["duration"], title=f"{sample['wav'].name}: reference vs echonote")
     print(f"\n4. results\n   rttm: {result['rttm_path']}\n   json: {result['result_path']}\n   png:  {png}")
-    print(f"\nFlower: {stack.flower_url()}  (task {job.task_id})   stop everything with: make down")
+    print(f"\nFlower: {stack.flower_url()}  ({stack.flower_login()}; task {job.task_id})   stop everything with: make down")
     return 0
 
 

@@ -118,14 +118,41 @@ def unregistered_in_logs(log_text: str) -> list[str]:
     return sorted(set(UNREGISTERED.findall(log_text)))
 
 
-def flower_get(path: str, base_url: str | None = None, timeout: float = 5.0):
-    """GET a Flower REST endpoint (auth from ECHONOTE_FLOWER_BASIC_AUTH) and decode JSON."""
+def beat_lock_holder(timeout: float = 2.0) -> str | None:
+    """``host:pid:id`` of the beat that holds the beat lock (the one sending), or None when no beat does."""
+    import redis
+
+    from echonote.beat_lock import LOCK_KEY
+
+    client = redis.Redis.from_url(config.load().effective_broker_url, socket_timeout=timeout,
+                                  socket_connect_timeout=timeout)
+    try:
+        holder = client.get(LOCK_KEY)
+    finally:
+        client.close()
+    return holder.decode() if holder else None
+
+
+def no_beat_problem() -> str:
+    """The status line for a stack whose schedule nobody sends, with its fix."""
+    return ("no beat running: nothing sends the schedule (the daily quota reset, the stranded-job janitor). "
+            "Start one with `echonote up --role beat`; `echonote logs beat` shows why the last one stopped.")
+
+
+def flower_request(path: str, base_url: str | None = None, body: dict | None = None) -> urllib.request.Request:
+    """A request to Flower with the stack's login (ECHONOTE_FLOWER_BASIC_AUTH, or the generated one); JSON body → POST."""
     cfg = config.load()
     url = (base_url or f"http://127.0.0.1:{cfg.flower_port}") + path
-    request = urllib.request.Request(url)
-    if cfg.flower_basic_auth:
-        token = base64.b64encode(cfg.flower_basic_auth.encode()).decode()
-        request.add_header("Authorization", f"Basic {token}")
-    with urllib.request.urlopen(request, timeout=timeout) as response:
+    data = None if body is None else json.dumps(body).encode()
+    request = urllib.request.Request(url, data=data, method="GET" if body is None else "POST")
+    if body is not None:
+        request.add_header("Content-Type", "application/json")
+    request.add_header("Authorization", "Basic " + base64.b64encode(cfg.flower_basic_auth.encode()).decode())
+    return request
+
+
+def flower_get(path: str, base_url: str | None = None, timeout: float = 5.0):
+    """GET a Flower REST endpoint with the stack's login and decode JSON."""
+    with urllib.request.urlopen(flower_request(path, base_url), timeout=timeout) as response:
         body = response.read()
     return json.loads(body) if body.strip().startswith((b"{", b"[")) else body.decode()

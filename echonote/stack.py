@@ -9,15 +9,24 @@ Used by the CLI (``echonote up``/``down``) and by notebooks::
     stack.down()
 
 Each process gets a pid file (pid + start time, so a reused pid is never
-mistaken for ours) and a log file in the state directory. ``down`` stops
-exactly what the pid files name. Roles are started in their own process
-group so that a worker's pool children go with it.
+mistaken for ours; a worker's also names its node) and a log file in the
+state directory. ``down`` stops exactly what the pid files name. Roles are
+started in their own process group so that a worker's pool children go with
+it.
+
+Private by default: the state, upload and results directories are 0700, the
+roles run with umask 077 (their files are 0600), the private Redis requires a
+password (generated per stack unless ``ECHONOTE_REDIS_PASSWORD`` is set) and
+has CONFIG, FLUSHALL, FLUSHDB, DEBUG and MODULE disabled, and Flower always
+asks for a login. One ``up`` runs at a time per state directory (a lock file).
 """
 from __future__ import annotations
 
 import atexit
 import ctypes
+import fcntl
 import os
+import secrets
 import shutil
 import signal
 import socket
@@ -25,16 +34,21 @@ import subprocess
 import sys
 import time
 import urllib.request
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable
 
 import psutil
 
-from echonote import config
+from echonote import beat_lock, config
+from echonote.private_files import open_private_log, private_dir, write_private
 
 ROLE_ORDER = ("redis", "worker", "beat", "flower")
 START_MARKER = "--- echonote starting"
+#: Redis commands the private Redis does not offer: CONFIG SET dir/dbfilename is the classic
+#: file-write primitive, FLUSHALL/FLUSHDB wipe every queue and result, DEBUG and MODULE run code.
+DISABLED_REDIS_COMMANDS = ("CONFIG", "FLUSHALL", "FLUSHDB", "DEBUG", "MODULE")
 
 
 class StackError(RuntimeError):
@@ -95,6 +109,12 @@ def is_loopback(address: str) -> bool:
     return address in {"127.0.0.1", "localhost", "::1"} or address.startswith("127.")
 
 
+def redis_conf_quote(value: str) -> str:
+    """``value`` as one double-quoted redis.conf argument: spaces, '#', quotes and backslashes survive."""
+    escaped = value.replace("\\", "\\\\").replace('"', '\\"').replace("\n", "\\n").replace("\r", "\\r")
+    return f'"{escaped}"'
+
+
 class Stack:
     """The processes of one state directory.
 
@@ -128,7 +148,7 @@ class Stack:
         """Our live process for ``role``, or None (stale pid files are removed)."""
         path = self.pid_file(role)
         try:
-            pid_text, started_text = path.read_text().split()
+            pid_text, started_text = path.read_text().split()[:2]
             proc = psutil.Process(int(pid_text))
             if abs(proc.create_time() - float(started_text)) < 0.01 and proc.status() != psutil.STATUS_ZOMBIE:
                 return proc
@@ -140,30 +160,39 @@ class Stack:
     def child_env(self) -> dict[str, str]:
         env = dict(os.environ)
         env["PYTHONUNBUFFERED"] = "1"
+        env.pop("FLOWER_UNAUTHENTICATED_API", None)  # Flower always asks for its login
         for key in ("state_dir", "data_dir", "upload_dir", "results_dir"):
             env[config.BY_KEY[key].env] = str(Path(self.cfg.values[key]).expanduser().resolve())
         return env
 
-    def _spawn(self, role: str, argv: list[str], extra_env: dict[str, str] | None = None) -> psutil.Process:
-        self.run_dir.mkdir(parents=True, exist_ok=True)
-        self.log_dir.mkdir(parents=True, exist_ok=True)
+    def make_private_dirs(self) -> None:
+        """State (with run/ and logs/), uploads and results: 0700, so no other local user reads them."""
+        for path in (self.state, self.run_dir, self.log_dir, self.cfg.path("upload_dir"), self.cfg.path("results_dir")):
+            private_dir(path)
+
+    def _spawn(self, role: str, argv: list[str], extra_env: dict[str, str] | None = None, node: str = "") -> psutil.Process:
+        self.make_private_dirs()
         env = self.child_env()
         env.update(extra_env or {})
-        log = open(self.log_file(role), "ab")
+        log = open_private_log(self.log_file(role))
         log.write(f"\n{START_MARKER} {time.strftime('%Y-%m-%d %H:%M:%S')} {role}: {' '.join(argv)}\n".encode())
         log.flush()
-        popen = subprocess.Popen(
-            argv,
-            stdin=subprocess.DEVNULL,
-            stdout=log,
-            stderr=subprocess.STDOUT,
-            env=env,
-            start_new_session=True,
-            preexec_fn=None if self.detach else _die_with_parent,
-        )
-        log.close()
+        umask = os.umask(0o077)  # inherited: every file a role creates (db, results, AOF, schedule) is 0600
+        try:
+            popen = subprocess.Popen(
+                argv,
+                stdin=subprocess.DEVNULL,
+                stdout=log,
+                stderr=subprocess.STDOUT,
+                env=env,
+                start_new_session=True,
+                preexec_fn=None if self.detach else _die_with_parent,
+            )
+        finally:
+            os.umask(umask)
+            log.close()
         proc = psutil.Process(popen.pid)
-        self.pid_file(role).write_text(f"{popen.pid} {proc.create_time()}\n")
+        write_private(self.pid_file(role), f"{popen.pid} {proc.create_time()} {node}".rstrip() + "\n")
         if not self.detach and not self._registered_exit:
             atexit.register(self.down)
             self._registered_exit = True
@@ -213,17 +242,14 @@ class Stack:
                 f"port {port} is already taken by another process, so the private Redis cannot start. "
                 f"Set ECHONOTE_REDIS_PORT to a free port, or ECHONOTE_BROKER_URL to use that server as the broker."
             )
-        data = self.state / "redis"
-        data.mkdir(parents=True, exist_ok=True)
-        conf = self.state / "redis.conf"
+        data = private_dir(self.state / "redis")
         lines = [
-            f"port {port}", "bind 127.0.0.1", f'dir "{data}"', "appendonly yes", "appendfsync everysec",
-            'save ""', "daemonize no", "protected-mode yes",
+            f"port {port}", "bind 127.0.0.1", f"dir {redis_conf_quote(str(data))}", "appendonly yes",
+            "appendfsync everysec", 'save ""', "daemonize no", "protected-mode yes",
+            f"requirepass {redis_conf_quote(self.cfg.redis_password)}",  # in a 0600 file, not in argv
+            *(f'rename-command {command} ""' for command in DISABLED_REDIS_COMMANDS),
         ]
-        if self.cfg.redis_password:
-            lines.append(f"requirepass {self.cfg.redis_password}")  # in a 0600 file, not in argv
-        conf.write_text("\n".join(lines) + "\n")
-        conf.chmod(0o600)
+        conf = write_private(self.state / "redis.conf", "\n".join(lines) + "\n")
         argv = [find_redis_server(), str(conf)]
         self._spawn("redis", argv)
         self._wait_ready("redis", self.redis_ping, f"PING on 127.0.0.1:{port}")
@@ -245,22 +271,31 @@ class Stack:
         include: str | None = "default",
         concurrency: int | None = None,
     ) -> None:
-        """Start a worker role; ``include=None`` starts one without the task code (teaching)."""
+        """Start a worker role; ``include=None`` starts one without the task code (teaching).
+
+        Its node name is ``<name>@<host>-<random id>``: unique per start, so two
+        workers never answer to one name (the janitor tells them apart by it).
+        """
         if self.process(name):
             return
         include = self.cfg.worker_include if include == "default" else include
+        node = f"{name}@{self.hostname}-{secrets.token_hex(3)}"
         argv = self.celery_argv(
-            "worker", "-E", "-n", f"{name}@%h", "--loglevel", "INFO",
+            "worker", "-E", "-n", node, "--loglevel", "INFO",
             "-Q", ",".join(queues or self.cfg.worker_queues),
             "-c", str(concurrency or self.cfg.worker_concurrency),
         )
         if include:
             argv.append(f"--include={include}")
-        self._spawn(name, argv)
+        self._spawn(name, argv, node=node)
         self._wait_ready(name, lambda: self.worker_ping(name), "celery control.ping")
 
     def worker_node(self, name: str) -> str:
-        return f"{name}@{self.hostname}"
+        """The node name of worker role ``name``, from its pid file (``name@host`` if it has none)."""
+        try:
+            return self.pid_file(name).read_text().split()[2]
+        except (FileNotFoundError, IndexError):
+            return f"{name}@{self.hostname}"
 
     @property
     def control(self):
@@ -288,32 +323,42 @@ class Stack:
         if self.process(name):
             return
         schedule = self.state / ("celerybeat-schedule" if name == "beat" else f"{name}-schedule")
-        argv = self.celery_argv("beat", "--loglevel", "INFO", "-s", str(schedule))
-        self._spawn(name, argv)
-        self._wait_ready(name, lambda: "beat: Starting" in self.log_since_start(name), "'beat: Starting' in its log")
+        self.spawn_beat(name, schedule)
+
+    def spawn_beat(self, name: str, schedule: Path, extra_env: dict[str, str] | None = None) -> None:
+        """Start ``celery beat`` on ``schedule``; ready once it holds the beat lock or stands by."""
+        self._spawn(name, self.celery_argv("beat", "--loglevel", "INFO", "-s", str(schedule)), extra_env)
+        self._wait_ready(name, lambda: beat_lock.announced_role(self.log_since_start(name)),
+                         "'beat lock acquired' or 'stands by' in its log")
 
     def flower_url(self) -> str:
         host = "127.0.0.1" if self.cfg.flower_address in {"0.0.0.0", "::"} else self.cfg.flower_address
         return f"http://{host}:{self.cfg.flower_port}"
 
+    def flower_login(self) -> str:
+        """Where Flower's user and password are, for people (never the password itself)."""
+        where = self.cfg.secret_file("flower_basic_auth")
+        if where is None:
+            return "login: ECHONOTE_FLOWER_BASIC_AUTH (user:password)"
+        return f"login: user {self.cfg.flower_basic_auth.split(':', 1)[0]}, password in {where}"
+
     def start_flower(self) -> None:
         if self.process("flower"):
             return
-        address, auth = self.cfg.flower_address, self.cfg.flower_basic_auth
-        if not is_loopback(address) and not auth:
+        address = self.cfg.flower_address
+        if not is_loopback(address) and not self.cfg.values["flower_basic_auth"]:
             raise StackError(
-                f"refusing to bind Flower to {address} without authentication: anyone on the network could "
-                "revoke tasks. Set ECHONOTE_FLOWER_BASIC_AUTH=user:password, or keep ECHONOTE_FLOWER_ADDRESS=127.0.0.1."
+                f"refusing to bind Flower to {address} without authentication you chose: anyone on the network "
+                "could try the login. Set ECHONOTE_FLOWER_BASIC_AUTH=user:password, or keep "
+                "ECHONOTE_FLOWER_ADDRESS=127.0.0.1."
             )
         if port_in_use(self.cfg.flower_port):
             raise StackError(f"port {self.cfg.flower_port} is already taken; set ECHONOTE_FLOWER_PORT to a free port.")
         argv = self.celery_argv("flower", f"--address={address}", f"--port={self.cfg.flower_port}")
-        extra = {}
-        if auth:
-            extra["FLOWER_BASIC_AUTH"] = auth  # env, not argv: keeps the password out of `ps`
-        else:
-            extra["FLOWER_UNAUTHENTICATED_API"] = "true"  # loopback only, checked above
-        self._spawn("flower", argv, extra)
+        # Always a login, even on loopback: a web page in any local browser can reach 127.0.0.1, and
+        # with a login Flower sends no wildcard CORS header and refuses cross-site POSTs.
+        # Env, not argv: keeps the password out of `ps`.
+        self._spawn("flower", argv, {"FLOWER_BASIC_AUTH": self.cfg.flower_basic_auth})
         self._wait_ready("flower", self.flower_healthy, f"HTTP 200 from {self.flower_url()}/healthcheck")
 
     def flower_healthy(self) -> bool:
@@ -322,15 +367,44 @@ class Stack:
 
     # ----- whole stack
     def up(self, roles: tuple[str, ...] = ROLE_ORDER) -> "Stack":
-        """Start the missing roles and wait until each is ready; running ones are left alone."""
+        """Start the missing roles and wait until each is ready; running ones are left alone.
+
+        One ``up`` at a time per state directory: a second one waits for the
+        first, then finds its roles running and starts nothing twice.
+        """
         unknown = set(roles) - set(ROLE_ORDER)
         if unknown:
             raise StackError(f"unknown role(s) {sorted(unknown)}; choose from {', '.join(ROLE_ORDER)}")
         starters = {"redis": self.start_redis, "worker": self.start_worker, "beat": self.start_beat, "flower": self.start_flower}
-        for role in ROLE_ORDER:
-            if role in roles:
-                starters[role]()
+        with self.up_lock():
+            for role in ROLE_ORDER:
+                if role in roles:
+                    starters[role]()
         return self
+
+    @contextmanager
+    def up_lock(self):
+        """Hold ``<state>/run/up.lock`` (flock): concurrent ``up`` calls take turns."""
+        self.make_private_dirs()
+        path = self.run_dir / "up.lock"
+        fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o600)
+        waited_s = 4 * self.cfg.ready_timeout + 30  # long enough for another `up` to start every role
+        deadline = time.monotonic() + waited_s
+        try:
+            while True:
+                try:
+                    fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                    break
+                except BlockingIOError:
+                    if time.monotonic() > deadline:
+                        raise StackError(
+                            f"another `echonote up` has held {path} for over {waited_s:.0f} s. Wait for it, or "
+                            "stop it; `echonote status` shows what is running."
+                        ) from None
+                    time.sleep(0.2)
+            yield
+        finally:
+            os.close(fd)  # releases the lock
 
     def stop(self, role: str, timeout: float = 15.0) -> bool:
         """Stop one role (its whole process group); True if something was stopped."""

@@ -130,7 +130,9 @@ def test_notebook_03_in_chromium_submit_reaches_100_percent_and_flower_lists_the
     table_text = page.locator(".echonote-results").inner_text()
     assert table_text.count("pyannote_sample.wav") >= 2, table_text
 
-    flower = browser.new_page(viewport={"width": 1400, "height": 900})
+    user, password = stack.cfg.flower_basic_auth.split(":", 1)  # Flower always asks for the stack's login
+    flower = browser.new_page(viewport={"width": 1400, "height": 900},
+                              http_credentials={"username": user, "password": password})
     flower.goto(stack.flower_url() + "/tasks")
     flower.wait_for_selector("text=echonote.diarize", timeout=60_000)
     flower.screenshot(path=str(ARTIFACTS / "browser-flower-tasks.png"))

@@ -134,7 +134,9 @@ def test_beat_from_its_start_script_sends_the_schedule(light, stack, tmp_path):
     state.mkdir()
     # A pid file naming a live process (pid 1) is what a killed container leaves behind.
     (state / "celerybeat.pid").write_text("1\n")
-    env = role_environ(venv, site, ECHONOTE_STATE_DIR=str(state), ECHONOTE_WORKSHOP_SCHEDULE_SECONDS="2")
+    # Its own state dir, the session's Redis: give it that Redis's password, as compose's .env does.
+    env = role_environ(venv, site, ECHONOTE_STATE_DIR=str(state), ECHONOTE_WORKSHOP_SCHEDULE_SECONDS="2",
+                       ECHONOTE_REDIS_PASSWORD=stack.cfg.redis_password)
     beat, log = start("beat", env, tmp_path)
     try:
         wait_for("a sent task", lambda: "Sending due task reset-daily-quotas" in log.read_text(), beat, log, 60)

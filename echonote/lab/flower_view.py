@@ -1,37 +1,26 @@
 """Flower read through its REST API: tasks as rows, a Gantt chart per worker, runtimes, Prometheus metrics.
 
 Flower learns about tasks from the workers' event stream, by name, without
-the task code. Its API needs ``FLOWER_UNAUTHENTICATED_API=true`` on loopback
-(the stack sets it) or basic auth (``ECHONOTE_FLOWER_BASIC_AUTH``).
+the task code. Flower always asks for a login (the stack's, generated into
+the state directory, or ``ECHONOTE_FLOWER_BASIC_AUTH``); these helpers send it.
 """
 from __future__ import annotations
 
-import base64
 import datetime as dt
 import json
 import re
 import urllib.request
 
-from echonote import config
 from echonote.lab.tables import Table
-from echonote.monitor import flower_get
+from echonote.monitor import flower_get, flower_request
 
 METRIC_LINE = re.compile(r"^(?P<name>[a-zA-Z_:][\w:]*)(?:\{(?P<labels>[^}]*)\})?\s+(?P<value>\S+)$")
 STATE_COLORS = {"SUCCESS": "#2ca02c", "FAILURE": "#d62728", "REVOKED": "#7f7f7f", "STARTED": "#ff7f0e"}
 
 
-def _base_url(base_url: str | None) -> str:
-    return base_url or f"http://127.0.0.1:{config.load().flower_port}"
-
-
 def send_task(name: str, kwargs: dict | None = None, args: list | None = None, base_url: str | None = None) -> dict:
     """POST ``/api/task/send-task/<name>``: Flower sends by name too (``async-apply`` needs the code)."""
-    cfg = config.load()
-    body = json.dumps({"args": args or [], "kwargs": kwargs or {}}).encode()
-    request = urllib.request.Request(f"{_base_url(base_url)}/api/task/send-task/{name}", data=body, method="POST",
-                                     headers={"Content-Type": "application/json"})
-    if cfg.flower_basic_auth:
-        request.add_header("Authorization", "Basic " + base64.b64encode(cfg.flower_basic_auth.encode()).decode())
+    request = flower_request(f"/api/task/send-task/{name}", base_url, {"args": args or [], "kwargs": kwargs or {}})
     with urllib.request.urlopen(request, timeout=10) as response:
         return json.loads(response.read())
 

@@ -61,8 +61,8 @@ class LabStack(Stack):
         super().__init__(cfg or configure(), detach=False)
         self.started: list[str] = []
 
-    def _spawn(self, role, argv, extra_env=None):
-        proc = super()._spawn(role, argv, extra_env)
+    def _spawn(self, role, argv, extra_env=None, node=""):
+        proc = super()._spawn(role, argv, extra_env, node)
         if role not in self.started:
             self.started.append(role)
         return proc
@@ -79,10 +79,8 @@ class LabStack(Stack):
         if self.process("beat"):
             self._daily_beat = "ours" if "beat" in self.started else "someone else's"
             self.stop("beat")
-        schedule = self.state / f"{name}-schedule"
-        argv = self.celery_argv("beat", "--loglevel", "INFO", "-s", str(schedule))
-        self._spawn(name, argv, {config.BY_KEY["workshop_schedule_seconds"].env: str(every_seconds)})
-        self._wait_ready(name, lambda: "beat: Starting" in self.log_since_start(name), "'beat: Starting' in its log")
+        self.spawn_beat(name, self.state / f"{name}-schedule",
+                        {config.BY_KEY["workshop_schedule_seconds"].env: str(every_seconds)})
 
     def end_workshop(self, name: str = "beat-workshop") -> str:
         """Stop the workshop beat and restart the daily beat if one ran before; say what happened."""
