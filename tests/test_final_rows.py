@@ -12,6 +12,7 @@ import subprocess
 import sys
 import time
 
+import psutil
 import pytest
 from sqlalchemy import update
 
@@ -56,14 +57,16 @@ def test_a_failed_canvas_part_closes_the_canvas_row_and_refunds(stack):
 def test_janitor_closes_rows_whose_message_is_gone(stack):
     """A queued row with no message (lost by the broker) and a row "started" by a dead worker whose message is
     gone were reported as stranded every minute and never closed. A row whose message waits in a queue is kept;
-    one whose task stored a result gets that outcome."""
+    one whose task stored a result gets that outcome. The dead worker ran on another machine with the same main
+    pid as the live one (containers often share pids): that pid answering here does not make it alive."""
     db.set_quota("orphans", 1000)
     db.reset_daily_quotas()
+    live_main_pid = psutil.Process(client.wait(client.send_by_name(names.PING).id, timeout=30)["pid"]).ppid()
     lost = client.submit(names.PING, user="orphans", audio_seconds=10, sender=lambda *args, **kwargs: None)
     dead = client.submit(names.PING, user="orphans", audio_seconds=20, sender=lambda *args, **kwargs: None)
     with db.session() as s:
         s.execute(update(db.Job).where(db.Job.id == dead.id).values(
-            status=db.STARTED, worker="worker@gone-host:999999:999998",
+            status=db.STARTED, worker=f"worker@another-machine:{live_main_pid}:1",
             started_at=db.utcnow() - dt.timedelta(minutes=5)))
     waiting = client.submit(names.PING, user="orphans", audio_seconds=5, queue="nobody-consumes-this")
 
@@ -77,6 +80,7 @@ def test_janitor_closes_rows_whose_message_is_gone(stack):
 
     report = run_janitor(orphan_after=1)
 
+    assert report["stranded"] == 1 and report["requeued"] == [], report
     for job in (lost, dead):
         row = db.get_job(job.id)
         assert row.status == db.FAILED and row.error.startswith("lost:") and row.audio_seconds == 0, row.as_dict()

@@ -9,9 +9,10 @@ must exceed the hard time limit. Beat sends ``echonote.requeue_stranded``
 every minute. It
 
 - restores, through kombu's own ``restore_by_tag``, the unacked messages of jobs
-  "started" by a worker process that no longer answers (a process is alive when
-  its pid answers under any node name on the same host: two workers sharing one
-  node name, or a renamed node, never make a running job look dead);
+  "started" by a worker process that is gone (see :func:`is_running`: a process
+  whose pid answers under any node name of its machine is alive, so two workers
+  sharing one node name, or a renamed node, never make a running job look dead;
+  the nodes concerned are asked again, for longer, before anything is moved);
 - closes rows still "queued" or "started" :data:`ORPHAN_AFTER` seconds after
   submission whose message is nowhere in the broker (not in a queue, not
   delivered to a worker): nothing would ever finish them. Their result, if the
@@ -26,8 +27,11 @@ from __future__ import annotations
 import datetime as dt
 import json
 import logging
+import re
+import socket
 import time
 
+import psutil
 from sqlalchemy import select, update
 
 from echonote import db, names
@@ -41,24 +45,44 @@ logger = logging.getLogger(__name__)
 ORPHAN_AFTER = 300.0
 
 
-def live_workers(timeout: float = 2.0) -> set[tuple[str, int]]:
+def live_workers(timeout: float = 2.0, destination: list[str] | None = None) -> set[tuple[str, int]]:
     """(node, main pid) of every worker that answers; every reply counts, even two under one node name."""
-    replies = app.control.broadcast("stats", reply=True, timeout=timeout) or []
+    replies = app.control.broadcast("stats", reply=True, timeout=timeout, destination=destination) or []
     return {(node, int(info.get("pid", -1))) for reply in replies for node, info in reply.items()
             if isinstance(info, dict)}
 
 
-def _host(node: str) -> str:
-    return node.rpartition("@")[2]
+_START_SUFFIX = re.compile(r"-[0-9a-f]{6}$")  # echonote.stack names a worker name@host-<6 hex>, unique per start
+
+
+def _machine(node: str) -> str:
+    return _START_SUFFIX.sub("", node.rpartition("@")[2])
+
+
+def _local_worker_process(node: str, pid: int) -> bool:
+    """True if ``node`` names this machine and ``pid`` is a live celery process here."""
+    if _machine(node) != socket.gethostname():
+        return False
+    try:
+        process = psutil.Process(pid)
+        return process.status() != psutil.STATUS_ZOMBIE and "celery" in " ".join(process.cmdline())
+    except psutil.Error:
+        return False
 
 
 def is_running(worker: str | None, alive: set[tuple[str, int]]) -> bool | None:
-    """Whether the process in a job's ``worker`` field ("node:main pid:pool pid") still answers; None if unknown."""
+    """Whether the process in a job's ``worker`` field ("node:main pid:pool pid") is alive; None if unknown.
+
+    Alive when it answers under its node name, when its pid answers under any node name of the same
+    machine (two workers sharing a name, a renamed node), or when it is a celery process on this machine.
+    Other machines' pids are not compared: containers often share the same small pids."""
     node, _, pids = (worker or "").partition(":")
     main_pid = pids.split(":", 1)[0]
     if not node or not main_pid.isdigit():
         return None
-    return any(pid == int(main_pid) and _host(other) == _host(node) for other, pid in alive)
+    pid = int(main_pid)
+    return ((node, pid) in alive or any(p == pid and _machine(n) == _machine(node) for n, p in alive)
+            or _local_worker_process(node, pid))
 
 
 def stranded_jobs(alive: set[tuple[str, int]], min_age: float = 20.0) -> dict[str, db.Job]:
@@ -148,6 +172,10 @@ def requeue_stranded(orphan_after: float = ORPHAN_AFTER) -> dict:
     if not alive:  # no answer at all tells nothing (a broadcast can fail): never guess
         return {"alive_workers": 0, "stranded": 0, "requeued": [], "closed": {}}
     stranded = stranded_jobs(alive)
+    if stranded:  # a busy worker may answer late: ask the nodes concerned again, for longer, before moving anything
+        nodes = sorted({job.worker.partition(":")[0] for job in stranded.values()})
+        alive |= live_workers(timeout=5.0, destination=nodes)
+        stranded = {task_id: job for task_id, job in stranded.items() if is_running(job.worker, alive) is False}
     requeued = []
     if stranded:
         with app.connection_for_write() as conn:
