@@ -2,7 +2,8 @@
 
 Models load once per worker process (the backend cache), never per task.
 Bad input fails at once with a readable message and no retry; passing
-failures (database or disk) retry with bounded, jittered backoff.
+failures (TransientError) retry with bounded, jittered backoff; writing a
+result file is retried on its own, so a full disk never re-runs the model.
 """
 from __future__ import annotations
 
@@ -12,7 +13,7 @@ from pathlib import Path
 
 from echonote import config, names
 from echonote.celery_app import app
-from echonote.errors import BadInput, TransientError
+from echonote.errors import BadInput
 from echonote.worker import job_tracking
 from echonote.worker.progress import ProgressReporter
 from echonote.worker.base_task import JOB_TASK_OPTIONS, EchonoteTask
@@ -77,17 +78,16 @@ def diarize_file(audio_path: str, *, num_speakers=None, min_speakers=None, max_s
         raise BadInput(str(exc)) from None
     out = out_dir or result_dir_for(task_id)
     rttm_target, json_target = output_path(out, audio_path, ".rttm"), output_path(out, audio_path, ".json")
-    try:
-        if progress:
-            progress("write", 0, 1)
-        rttm = diarize_core.write_rttm(result, rttm_target, uri=Path(audio_path).stem)
-        result.update(result_path=str(json_target), rttm_path=str(rttm), worker_pid=os.getpid(),
-                      model_loads=model_loads())
-        diarize_core.write_json(result, json_target)
-        if progress:
-            progress("write", 1, 1)
-    except OSError as exc:
-        raise TransientError(f"could not write results to {out}: {exc}") from exc
+    # Each write is retried on its own (diarize_core.ResultWriteError after a few tries): a full
+    # disk must not re-run the whole diarization.
+    if progress:
+        progress("write", 0, 1)
+    rttm = diarize_core.write_rttm(result, rttm_target, uri=Path(audio_path).stem)
+    result.update(result_path=str(json_target), rttm_path=str(rttm), worker_pid=os.getpid(),
+                  model_loads=model_loads())
+    diarize_core.write_json(result, json_target)
+    if progress:
+        progress("write", 1, 1)
     return result
 
 

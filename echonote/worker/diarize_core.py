@@ -7,6 +7,7 @@ store it on disk.
 
 from __future__ import annotations
 
+import errno
 import json
 import numbers
 import os
@@ -23,6 +24,7 @@ __all__ = [
     "Limits",
     "MAX_SPEAKERS",
     "NO_SPEECH_NOTE",
+    "ResultWriteError",
     "annotation_to_segments",
     "run_diarization",
     "validate_speaker_options",
@@ -219,8 +221,15 @@ def _segments_of(annotation_or_result) -> list[dict]:
     return annotation_to_segments(annotation_or_result)
 
 
-def _atomic_write(path: str | os.PathLike, text: str) -> Path:
-    target = Path(path)
+WRITE_TRIES = 3  # a result file is written this many times before the job fails (the job itself is not re-run)
+
+
+class ResultWriteError(RuntimeError):
+    """A result file could not be written after a few tries (disk full, no permission); the message
+    names the folder. Re-running the whole job would not help, so nothing retries it."""
+
+
+def _write_once(target: Path, text: str) -> Path:
     target.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", dir=target.parent)
     try:
@@ -231,6 +240,28 @@ def _atomic_write(path: str | os.PathLike, text: str) -> Path:
         Path(tmp).unlink(missing_ok=True)
         raise
     return target
+
+
+def _atomic_write(path: str | os.PathLike, text: str, tries: int = WRITE_TRIES, pause: float = 0.5) -> Path:
+    """Write to a temporary file beside ``path``, then rename it over ``path`` (readers never see half
+    a file); only this write is retried, a few times, before :class:`ResultWriteError`."""
+    target = Path(path)
+    for attempt in range(1, tries):
+        try:
+            return _write_once(target, text)
+        except OSError:
+            time.sleep(pause * attempt)  # a disk that is full now may have room in a moment
+    try:
+        return _write_once(target, text)
+    except OSError as exc:
+        full = exc.errno in (errno.ENOSPC, errno.EDQUOT)
+        raise ResultWriteError(
+            f"could not write {target.name} to {target.parent} after {tries} tries: {exc.strerror or exc}. "
+            + ("The disk holding the results folder is full: free space there, or point "
+               "ECHONOTE_RESULTS_DIR at a bigger disk." if full else
+               "Check that the worker may write there, or point ECHONOTE_RESULTS_DIR elsewhere.")
+            + " The job's work was done once and is not repeated; submit it again once this is fixed."
+        ) from None
 
 
 def _rttm_token(value, default: str) -> str:
