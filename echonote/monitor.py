@@ -124,8 +124,10 @@ def beat_lock_holder(timeout: float = 2.0) -> str | None:
 
     from echonote.beat_lock import LOCK_KEY
 
-    client = redis.Redis.from_url(config.load().effective_broker_url, socket_timeout=timeout,
-                                  socket_connect_timeout=timeout)
+    url = config.load().effective_broker_url
+    if not url.startswith(("redis://", "rediss://")):
+        return "(not checked: the beat lock lives in a Redis broker)"
+    client = redis.Redis.from_url(url, socket_timeout=timeout, socket_connect_timeout=timeout)
     try:
         holder = client.get(LOCK_KEY)
     finally:
