@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import functools
 import json
+import math
 import sys
 import time
 
@@ -197,6 +198,9 @@ def _json_option(value: str | None, what: str, kind: type):
     except json.JSONDecodeError as exc:
         example = "'[1, 2]'" if kind is list else "'{\"x\": 1}'"
         raise click.BadParameter(f"{what} must be JSON ({exc.msg} at column {exc.colno}); e.g. --{what} {example}")
+    except (ValueError, RecursionError) as exc:  # e.g. an integer of thousands of digits, or nesting thousands deep
+        raise click.BadParameter(f"{what} is JSON that cannot be read here ({str(exc).split(';')[0]}); "
+                                 f"pass numbers of at most a few dozen digits (or as strings) and shallow structures")
     if not isinstance(parsed, kind):
         raise click.BadParameter(f"{what} must be a JSON {'array' if kind is list else 'object'}, got {type(parsed).__name__}")
     return parsed
@@ -276,6 +280,9 @@ def quota_set(user, seconds):
     """Set USER's daily quota to SECONDS of audio (creates the user)."""
     from echonote import db
 
+    if not math.isfinite(seconds):
+        _fail(f"SECONDS must be a finite number of seconds, got {seconds}; for a practically unlimited quota "
+              f"give a large number such as 1e9", EXIT_USAGE)
     if seconds < 0:
         _fail("SECONDS must be >= 0 (0 blocks the user)", EXIT_USAGE)
     u = db.set_quota(user, seconds)
@@ -283,10 +290,40 @@ def quota_set(user, seconds):
 
 
 @main.command()
+@friendly_errors
 def settings():
-    """Every ECHONOTE_* setting with its default and meaning."""
-    for env, default, doc in config.describe():
-        click.echo(f"{env:<36} {default:<24} {doc}")
+    """Every ECHONOTE_* setting with the value in effect here and its meaning.
+
+    Values come from the environment (as every echonote process reads them); a `*` marks
+    those that differ from the default, which is shown after them. Secrets are never printed.
+    """
+    for env, shown, changed, default, doc in _settings_in_effect():
+        value = shown + ("  *" if changed else "")
+        click.echo(f"{env:<36} {value:<24} {doc}" + (f" (default: {default.strip('()')})" if changed else ""))
 
 
-from echonote import cli_diarize, cli_transcribe  # noqa: E402,F401  (register their commands)
+_SECRET_KEYS = ("password", "token", "api_key", "basic_auth", "secret")
+_DERIVED = {"database_url": "effective_database_url", "broker_url": "effective_broker_url",
+            "result_backend": "effective_result_backend"}
+
+
+def _settings_in_effect() -> list[tuple[str, str, bool, str, str]]:
+    """(env var, value in effect as printed, differs from default, default as printed, doc) per setting."""
+    cfg = config.load()
+    rows = []
+    for setting, (env, default, doc) in zip(config.SETTINGS, config.describe()):
+        value = cfg.values[setting.key]
+        shown = ",".join(value) if isinstance(value, list) else str(value)
+        if value != "" and any(word in setting.key for word in _SECRET_KEYS):
+            shown = "(set, hidden)"
+        elif "://" in shown:
+            shown = config.redact_url(shown)
+        elif shown == "" and setting.key in _DERIVED:
+            shown = f"(empty: {config.redact_url(getattr(cfg, _DERIVED[setting.key]))})"
+        elif shown == "":
+            shown = "(empty)"
+        rows.append((env, shown, value != setting.default, default, doc))
+    return rows
+
+
+from echonote import cli_benchmark, cli_diarize, cli_transcribe  # noqa: E402,F401  (register their commands)
