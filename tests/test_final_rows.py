@@ -50,7 +50,8 @@ def test_a_failed_canvas_part_closes_the_canvas_row_and_refunds(stack):
     assert "ChordError" in type(failure.value).__name__ or "Dependency" in str(failure.value)
     row = wait_for(lambda: (r := db.get_job(job.id)).status in db.FINISHED_STATES and r, 30, "the row is final")
     assert row.status == db.FAILED and row.finished_at is not None
-    assert "notes.wav" in row.error and "refunded" in row.error
+    assert row.error.startswith("a part of the workflow failed: BadInput") and "notes.wav" in row.error
+    assert "refunded" in row.error
     assert usage("canvasfail") == 0
 
 

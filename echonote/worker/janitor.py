@@ -209,6 +209,8 @@ def canvas_failed(request, exc=None, traceback=None) -> None:
         job = s.scalar(select(db.Job).where(db.Job.task_id == task_id))
     if job is None:
         return
-    reason = f"{type(exc).__name__}: {exc}" if exc is not None else "a part of the workflow failed"
+    # a ChordError reads "Dependency <task id> raised BadInput('...')": keep the part's own error
+    detail = re.sub(r"^Dependency \S+ raised ", "", str(exc)) if exc is not None else "no detail"
+    reason = f"a part of the workflow failed: {detail}"
     if db.fail_job(job.id, f"{reason}. The quota charge was refunded."):
         logger.warning("job %s failed: %s", job.id, reason)
