@@ -25,13 +25,14 @@ def friendly_errors(func):
     @functools.wraps(func)
     def wrapper(*args, **kwargs):
         from echonote.client import ClientError
+        from echonote.db import DatabaseFileReplaced
         from echonote.stack import StackError
 
         try:
             return func(*args, **kwargs)
         except config.ConfigError as exc:
             _fail(f"configuration: {exc}", EXIT_USAGE)
-        except (ClientError, StackError) as exc:
+        except (ClientError, StackError, DatabaseFileReplaced) as exc:
             _fail(str(exc), EXIT_RUNTIME)
         except TimeoutError as exc:
             _fail(str(exc), EXIT_TIMEOUT)

@@ -16,6 +16,7 @@ import psutil
 import pytest
 from sqlalchemy import update
 
+from conftest import run_cli
 from echonote import canvas, client, config, db, names
 
 
@@ -136,5 +137,7 @@ def test_a_database_deleted_under_running_processes_is_detected(tmp_path):
         probe = subprocess.run([sys.executable, "-c", DELETED_DB_PROBE, url], capture_output=True, text=True,
                                timeout=60)
         assert probe.stdout.startswith("refused:") and "-wal" in probe.stdout, probe.stdout + probe.stderr
+        cli = run_cli("quota", "show", env=dict(os.environ, ECHONOTE_DATABASE_URL=url))
+        assert cli.returncode == 1 and "was deleted" in cli.stderr and "Traceback" not in cli.stderr, cli.stderr
     finally:
         db._engine_for(url)[0].dispose()
