@@ -15,7 +15,8 @@ pytest.importorskip("numpy", reason="the worker extra is not installed")
 def mount_full_disk(folder) -> None:
     """A 64 KiB tmpfs at ``folder``, filled to the last byte: a real ENOSPC for the worker."""
     folder.mkdir(parents=True, exist_ok=True)
-    mounted = subprocess.run(["mount", "-t", "tmpfs", "-o", "size=64k", "tmpfs", str(folder)], capture_output=True, text=True)
+    mounted = subprocess.run(["mount", "-t", "tmpfs", "-o", "size=64k", "tmpfs", str(folder)],
+                             capture_output=True, text=True)
     if mounted.returncode != 0:
         raise OSError(f"could not mount a small file system at {folder}: {mounted.stderr.strip()}")
     with open(folder / "filler", "wb", buffering=0) as filler:

@@ -31,7 +31,8 @@ def test_a_task_id_that_leaves_the_results_dir_is_refused(stack, tmp_path, shape
     assert stack.worker_ping("worker", timeout=5)
 
 
-@pytest.mark.parametrize("name", ["", ".", "..", "../x", "/etc", "a/b", "a\\b", "x\x00y", "tab\tname", "n" * 256, 7, None])
+@pytest.mark.parametrize("name", ["", ".", "..", "../x", "/etc", "a/b", "a\\b", "x\x00y", "tab\tname", "n" * 256,
+                                  7, None])
 def test_safe_child_refuses_anything_but_a_plain_name(tmp_path, name):
     from echonote.worker.paths import safe_child
 

@@ -156,7 +156,8 @@ class _Handler(BaseHTTPRequestHandler):
         try:
             body = self.rfile.read(length)
         except TimeoutError:
-            self._error(408, f"the request body did not arrive within {self.server.read_timeout:g} s; send it in one go")
+            self._error(408, f"the request body did not arrive within {self.server.read_timeout:g} s; "
+                             "send it in one go")
             return
         if len(body) < length:  # the client closed the connection mid-body
             return

@@ -59,9 +59,10 @@ class EchonoteTask(Task):
             # Celery's main process treats a MemoryError from a pool process as unrecoverable and
             # exits, and the message then comes back. Leave this block before doing anything else:
             # the traceback holds the job's frames and with them the memory that ran out.
+            detail = f"MemoryError: {exc}" if str(exc) else "MemoryError"
             error = OutOfMemory(
-                f"{self.name} ran out of memory ({exc or 'MemoryError'}); the job was stopped and the worker "
-                "goes on. Split the audio into shorter files, or give each worker process more memory "
+                f"{self.name} ran out of memory ({detail}); the job was stopped and the worker goes on. "
+                "Split the audio into shorter files, or give each worker process more memory "
                 "(fewer ECHONOTE_WORKER_CONCURRENCY processes per machine)."
             )
         except (Retry, Ignore, Reject):

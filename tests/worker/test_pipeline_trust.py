@@ -58,7 +58,8 @@ def test_a_preprocessor_naming_any_callable_is_refused(pipeline_dir, tmp_path):
     tripwire = tmp_path / "preprocessor-ran"
     edit_config(pipeline_dir, lambda c: c.update(
         preprocessors={"audio": {"name": "subprocess.run", "params": {"args": ["touch", str(tripwire)]}}}))
-    with pytest.raises(PipelineLoadError, match=r"preprocessors\.audio\.name names 'subprocess\.run'.*trust_config=True"):
+    with pytest.raises(PipelineLoadError,
+                       match=r"preprocessors\.audio\.name names 'subprocess\.run'.*trust_config=True"):
         load_pipeline(pipeline_dir)
     assert not tripwire.exists()
 

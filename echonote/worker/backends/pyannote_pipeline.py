@@ -63,7 +63,8 @@ def _trusted_class(name, where: str, source: Path, *bases: type) -> type:
     try:
         found = getattr(importlib.import_module(module), attr)
     except (ImportError, AttributeError) as exc:
-        raise PipelineLoadError(f"{source}: {where} names {name!r}, which does not exist ({exc}). Check the name.") from None
+        raise PipelineLoadError(f"{source}: {where} names {name!r}, which does not exist ({exc}). "
+                                "Check the name.") from None
     if not (isinstance(found, type) and issubclass(found, bases)):
         kinds = " or ".join(base.__name__ for base in bases)
         raise _refused(source, f"{where} names {name!r}, which is not a pyannote {kinds} class")
@@ -93,7 +94,8 @@ def _check_classes(config: dict, config_file: Path) -> None:
     for key, value in preprocessors.items() if isinstance(preprocessors, dict) else [("", preprocessors)]:
         if not isinstance(value, dict):  # pyannote reads it as a pyannote.database file, which can name code
             raise _refused(config_file, f"preprocessors.{key} is {value!r}, not a class")
-    stack = [(k, v) for k, v in config.items() if k != "pipeline"] + [("pipeline.params", config["pipeline"].get("params"))]
+    stack = [(k, v) for k, v in config.items() if k != "pipeline"]
+    stack.append(("pipeline.params", config["pipeline"].get("params")))
     while stack:
         where, value = stack.pop()
         if isinstance(value, dict):
