@@ -64,3 +64,13 @@ def test_a_finished_job_is_not_run_again_when_its_message_comes_back(stack):
     assert (row.status, row.error, row.attempts) == (db.FAILED, "RuntimeError: first run failed", 1), row.as_dict()
     assert "is not run again" in stack.log_since_start("worker")
     assert stack.worker_ping("worker", timeout=5)
+
+
+def test_a_task_without_a_job_row_is_capped_too(stack):
+    """A canvas's parts (and anything sent by name) have no job row: their runs are counted in Redis."""
+    cap = config.load().max_deliveries
+    sent = client.celery_app().send_task(names.PING, kwargs={"drill": "sigkill"})
+    with pytest.raises(Exception, match=f"worker died {cap} times while running this job"):
+        client.wait(sent.id, timeout=30 + 10 * cap)
+    assert stack.log_since_start("worker").count(f"{names.PING}[{sent.id}] received") == cap + 1
+    assert stack.worker_ping("worker", timeout=5)

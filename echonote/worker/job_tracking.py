@@ -60,18 +60,43 @@ def deaths_before(job: db.Job, retries: int) -> int:
     return max(0, (job.attempts or 0) - (retries or 0))
 
 
+def died_too_often(died: int) -> WorkerDiedRepeatedly:
+    return WorkerDiedRepeatedly(
+        f"worker died {died} times while running this job (each time its pool process was killed, "
+        "most often by the out-of-memory killer); it is not run again. Split the audio into shorter "
+        "files or give the worker more memory (fewer ECHONOTE_WORKER_CONCURRENCY processes); "
+        "ECHONOTE_MAX_DELIVERIES sets how many runs a job gets."
+    )
+
+
+def message_runs(task) -> int | None:
+    """Runs of this message so far, this one included, counted in the result backend's Redis (for
+    tasks without a job row, such as a canvas's parts); None where that backend is not Redis."""
+    client = getattr(task.backend, "client", None)
+    if client is None or not hasattr(client, "pipeline"):
+        return None
+    key = f"echonote-runs-{task.request.id}-{task.request.retries or 0}"
+    try:
+        with client.pipeline() as pipe:
+            runs, _ = pipe.incr(key).expire(key, 2 * config.load().visibility_timeout).execute()
+    except Exception:  # best effort: a hiccup in counting must not stop a job
+        return None
+    return int(runs)
+
+
 def start(task) -> FinalRow | WorkerDiedRepeatedly | None:
     """Mark the task's job started, in one transaction with the checks that may stop it.
 
     Returns ``None`` to run the task, a :class:`FinalRow` when the row is already succeeded,
     failed or revoked (a redelivered message must never run a finished job again), or a
     :class:`WorkerDiedRepeatedly` to raise when the job's worker died ``ECHONOTE_MAX_DELIVERIES``
-    times (the row is then failed here). Tasks without a job header always run.
+    times (the row is then failed here). A task without a job row has its runs counted in Redis.
     """
+    cap = max(1, config.load().max_deliveries)
     job_id = job_id_of(task)
     if not job_id:
-        return None
-    cap = max(1, config.load().max_deliveries)
+        runs = message_runs(task)
+        return died_too_often(runs - 1) if runs is not None and runs > cap else None
     with db.session() as s:
         job = s.get(db.Job, job_id)
         if job is None:
@@ -80,12 +105,7 @@ def start(task) -> FinalRow | WorkerDiedRepeatedly | None:
             return FinalRow(job.id, job.status, job.error, job.result_path)
         died = deaths_before(job, task.request.retries)
         if died >= cap:
-            error = WorkerDiedRepeatedly(
-                f"worker died {died} times while running this job (each time its pool process was killed, "
-                "most often by the out-of-memory killer); it is not run again. Split the audio into shorter "
-                "files or give the worker more memory (fewer ECHONOTE_WORKER_CONCURRENCY processes); "
-                "ECHONOTE_MAX_DELIVERIES sets how many runs a job gets."
-            )
+            error = died_too_often(died)
             job.status, job.error, job.finished_at = db.FAILED, f"{type(error).__name__}: {error}", db.utcnow()
             return error
         job.status, job.started_at, job.error = db.STARTED, db.utcnow(), None
