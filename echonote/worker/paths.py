@@ -23,7 +23,7 @@ def _plain_name_problem(name) -> str | None:
         return "it is empty or not a string"
     if name in {".", ".."}:
         return "it names the folder itself or its parent"
-    if "/" in name or "\\" in name or os.sep in name or (os.altsep and os.altsep in name):
+    if "/" in name or "\\" in name:
         return "it contains a path separator"
     if any(ord(ch) < 32 or ord(ch) == 127 for ch in name):
         return "it contains control characters"
