@@ -13,16 +13,23 @@ from echonote.errors import BadInput
 pytest.importorskip("numpy", reason="the worker extra is not installed")
 
 
-@pytest.mark.parametrize("shape", ["relative", "absolute"])
-def test_a_task_id_that_leaves_the_results_dir_is_refused(stack, tmp_path, shape):
+def job_kwargs(task: str) -> dict:
+    if task == names.DIARIZE:
+        return {"audio_path": str(chaos.short_clip(2.0))}
+    words = [{"start": 0.0, "end": 0.4, "word": "hello", "probability": 0.9}]  # a transcription, as a chord sends it
+    return {"parts": [{"words": words, "duration": 1.0}], "audio_path": "meeting.wav", "formats": ["txt"]}
+
+
+@pytest.mark.parametrize("task,shape", [(names.DIARIZE, "relative"), (names.DIARIZE, "absolute"),
+                                        (names.ATTRIBUTE, "relative")])
+def test_a_task_id_that_leaves_the_results_dir_is_refused(stack, tmp_path, task, shape):
     """``result_dir_for()`` joined ``results_dir / task_id``: a message sent by name with
-    ``task_id="../../x"`` or ``"/x"`` made the worker write its RTTM and JSON there."""
+    ``task_id="../../x"`` or ``"/x"`` made the worker write its RTTM and JSON (or transcripts) there."""
     results = config.load().path("results_dir")
     target = tmp_path / f"escaped-{shape}"
     task_id = os.path.relpath(target, results) if shape == "relative" else str(target)
     assert task_id.startswith("../" if shape == "relative" else "/")
-    clip = chaos.short_clip(2.0)
-    sent = client.celery_app().send_task(names.DIARIZE, kwargs={"audio_path": str(clip)}, task_id=task_id)
+    sent = client.celery_app().send_task(task, kwargs=job_kwargs(task), task_id=task_id)
     with pytest.raises(Exception, match="refusing the task id") as refused:
         client.wait(sent.id, timeout=300)
     assert type(refused.value).__name__ == "BadInput" and "path separator" in str(refused.value), str(refused.value)

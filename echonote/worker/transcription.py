@@ -63,6 +63,8 @@ def attribute(self, parts, audio_path=None, formats=DEFAULT_FORMATS) -> dict:
     """Chord callback: ``parts`` are the results of diarize and transcribe, in any order."""
     if not isinstance(parts, (list, tuple)):
         raise BadInput(f"attribute expects the list of results of diarize and transcribe, got {type(parts).__name__}")
+    if audio_path is not None and not isinstance(audio_path, str):
+        raise BadInput(f"audio_path must be a string path (it names the transcript files), got {audio_path!r}")
     from echonote.transcripts import build_transcript
 
     out_dir = result_dir_for(self.request.id)
