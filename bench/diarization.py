@@ -1,6 +1,11 @@
-"""Diarization benchmark: our offline backend vs senko and silero-vad + resemblyzer.
+"""Diarization benchmark: our offline backend vs senko, pyannote's stock settings and silero-vad + resemblyzer.
 
-Scores DER (pyannote.metrics, overlap scored, collar 0 and 0.25 s) on pyannote's
+First, real recordings with human references (``--real-dev``, default
+``../shared/data/real-dev`` next to the repository; skipped with a note when absent):
+our backend, senko and pyannote's plain ``SpeakerDiarization`` at its published settings
+on our weights, side by side in one run, scored per file by ``echonote.benchmark``, each
+system timing pyannote's sample in the same process. Then DER (pyannote.metrics,
+overlap scored, collar 0 and 0.25 s) on pyannote's
 sample and on synthetic conversations that were *not* used for tuning (seed 2),
 plus real-time factor (warm) and peak RSS on a 10-minute conversation. Each peer
 runs in its own virtual environment under ``bench/.venvs/`` (created on first use,
@@ -9,6 +14,7 @@ measures our speed/accuracy trade-off for segmentation step and embedding stride
 Prints one table and writes ``docs/diarization.md``.
 
     python bench/diarization.py [--n 8] [--long] [--skip-peers] [--systems senko,...] [--reuse]
+                                [--real-dev DIR | --skip-real-dev | --only-real-dev]
 """
 
 from __future__ import annotations
@@ -27,8 +33,11 @@ os.environ.setdefault("PYANNOTE_METRICS_ENABLED", "false")
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
+from echonote import benchmark  # noqa: E402
 from echonote.evaluation import evaluate  # noqa: E402
 
+REAL_DEV = ROOT.parent / "shared" / "data" / "real-dev"
+DEFAULT_DOC = ROOT / "docs" / "diarization.md"
 VENVS = ROOT / "bench" / ".venvs"
 CACHE = ROOT / "bench" / ".cache"
 RUNNER = ROOT / "bench" / "run_system.py"
@@ -36,6 +45,12 @@ PEERS = {
     "senko": {"packages": ["senko==0.2.2"], "label": "senko 0.2.2 (defaults)"},
     "resemblyzer": {"packages": ["setuptools<81", "webrtcvad==2.0.10", "resemblyzer==0.1.4", "silero-vad"],
                     "label": "silero-vad + resemblyzer + spectral (eigengap)"},
+}
+# The real-dev table, side by side: (system, label); senko runs in its own venv.
+REAL_DEV_SYSTEMS = {
+    "echonote": "echonote offline (our defaults)",
+    "senko": PEERS["senko"]["label"],
+    "pyannote-stock": "pyannote SpeakerDiarization, stock settings, same weights",
 }
 # Each against the defaults (segmentation_step 0.1, embedding_stride 3, max_batch_frames 4000): the main row.
 TRADE_OFFS = [
@@ -104,13 +119,18 @@ def score(run: dict, refs: dict[Path, Path]) -> dict:
     }
 
 
-def prepare(n: int, long: bool) -> tuple[dict, Path, Path | None]:
+def sample_files() -> tuple[Path, Path]:
+    """pyannote's 30 s two-speaker sample: (wav, rttm)."""
     import importlib.util
 
+    sample = Path(next(iter(importlib.util.find_spec("pyannote.audio").submodule_search_locations))) / "sample"
+    return sample / "sample.wav", sample / "sample.rttm"
+
+
+def prepare(n: int, long: bool) -> tuple[dict, Path, Path | None]:
     from echonote.synth import generate_set
 
-    sample = Path(next(iter(importlib.util.find_spec("pyannote.audio").submodule_search_locations))) / "sample"
-    refs = {sample / "sample.wav": sample / "sample.rttm"}
+    refs = dict([sample_files()])
     test = CACHE / "test"
     if not (test / "manifest.json").is_file() or json.loads((test / "manifest.json").read_text())["n"] != n:
         generate_set(test, n, seed=2, duration=90.0)
@@ -129,6 +149,94 @@ def prepare(n: int, long: bool) -> tuple[dict, Path, Path | None]:
     return refs, ten_wav, hour_wav
 
 
+def real_dev(folder: Path, systems: list[str], reuse: bool) -> dict | None:
+    """Each system on every real-dev pair plus the sample, in one process per system; None without the folder."""
+    if not folder.is_dir():
+        print(f"note: no real-dev folder at {folder}: the real-recordings table is skipped "
+              f"(pass --real-dev DIR with NAME.wav + NAME.rttm pairs)", flush=True)
+        return {"folder": str(folder), "missing": True, "systems": {}}
+    pairs = benchmark.find_pairs(folder, warn=lambda message: print(f"warning: {message}", flush=True))
+    sample_wav, sample_rttm = sample_files()
+    out = {"folder": str(folder), "systems": {}}
+    for name in systems:
+        cached = CACHE / f"realdev-{name}.json"
+        if reuse and cached.is_file():
+            out["systems"][name] = json.loads(cached.read_text())
+            continue
+        t = time.perf_counter()
+        python = peer_python(name) if name in PEERS else sys.executable
+        run = run_system(name, [p.audio for p in pairs] + [sample_wav], python)
+        runs = [benchmark.FileRun(p, run["files"][str(p.audio)]["segments"], duration_of(p.audio),
+                                  run["files"][str(p.audio)]["seconds"], run["files"][str(p.audio)].get("peak_rss_mb"))
+                for p in pairs]
+        sample = run["files"][str(sample_wav)]
+        entry = {"label": REAL_DEV_SYSTEMS[name], "report": benchmark.summarise(runs, collars=(0.0,)),
+                 "sample_rtf": sample["seconds"] / duration_of(sample_wav),
+                 "sample_der": evaluate(sample_rttm, sample)["der"], "peak_rss_mb": run["peak_rss_mb"]}
+        CACHE.mkdir(parents=True, exist_ok=True)
+        cached.write_text(json.dumps(entry, default=str))
+        out["systems"][name] = entry
+        print(f"real-dev, {entry['label']}: done in {time.perf_counter() - t:.0f} s", flush=True)
+    return out
+
+
+def render_real_dev(found: dict | None) -> list[str]:
+    """Markdown: per file, the systems side by side; then per system the mean and its speed against the sample's."""
+    if found is None:
+        return []
+    if found.get("missing"):
+        return ["## Real recordings, side by side", "",
+                f"Not measured in this run: no folder `{found['folder']}` (`--real-dev DIR`).", ""]
+    systems = found["systems"]
+    if not systems:
+        return []
+    first = next(iter(systems.values()))["report"]
+    out = [
+        "## Real recordings, side by side", "",
+        f"{len(first['files'])} real recording(s) with human references ({first['total']['duration'] / 60:.1f} min; "
+        f"`{Path(found['folder']).name}/`, sources and licences in its README, not part of this repository), "
+        "scored by `echonote.benchmark` (`echonote benchmark DIR` prints the same per-file numbers for our backend). "
+        "DER at collar 0 with overlap scored, in % of reference speech. Each system ran in one process: "
+        "models loaded and warmed up, then every file and pyannote's sample, so *sample RTF* is measured "
+        "in the same run as the files beside it.",
+        "",
+        "*pyannote stock*: pyannote.audio 4.0.7's plain `SpeakerDiarization` (every window embedded, no "
+        "stride, no speech fill) on the same segmentation-3.0 and CAM++ weights, `segmentation_step` 0.1, batch "
+        "sizes 32 / 32, overlap excluded from embeddings, `AgglomerativeClustering` with centroid linkage, "
+        "`min_cluster_size` 12 and threshold 0.7046. That class declares no defaults of its own, and "
+        "`SpeakerDiarization.default_parameters()` holds VBx's; these are the values pyannote publishes for it "
+        "with segmentation-3.0 (`pyannote/speaker-diarization-3.1`), tuned there for another embedding.",
+        "",
+        "| file | speakers (ref) | system | DER | missed | false alarm | confusion | speakers found | RTF |",
+        "| --- | --- | --- | --- | --- | --- | --- | --- | --- |",
+    ]
+    for i in range(len(first["files"])):
+        for j, system in enumerate(systems.values()):
+            f = system["report"]["files"][i]
+            s = f["scores"]["0"]
+            name = f"`{f['name']}`" if j == 0 else ""
+            ref = str(f["speakers_reference"]) if j == 0 else ""
+            out.append(f"| {name} | {ref} | {system['label']} | {fmt(s['der'])} | {fmt(s['missed'])} | "
+                       f"{fmt(s['false_alarm'])} | {fmt(s['confusion'])} | {f['speakers_found']} | {f['rtf']:.3f} |")
+    for j, system in enumerate(systems.values()):
+        mean = system["report"]["mean"]
+        m = mean["scores"]["0"]
+        out.append(f"| {'**mean**' if j == 0 else ''} | | {system['label']} | **{fmt(m['der'])}** | {fmt(m['missed'])} | "
+                   f"{fmt(m['false_alarm'])} | {fmt(m['confusion'])} | | {mean['rtf']:.3f} |")
+    out += ["", "| system | mean DER | pooled DER | speaker count right | mean RTF | slowest file RTF | "
+                "sample RTF (same run) | slowest / sample | sample DER |",
+            "| --- | --- | --- | --- | --- | --- | --- | --- | --- |"]
+    for system in systems.values():
+        report = system["report"]
+        slowest = max(f["rtf"] for f in report["files"])
+        total = report["total"]
+        out.append(f"| {system['label']} | {fmt(report['mean']['scores']['0']['der'])} | "
+                   f"{fmt(total['scores']['0']['der'])} | {total['speaker_count_right']} of {total['files']} | "
+                   f"{report['mean']['rtf']:.3f} | {slowest:.3f} | {system['sample_rtf']:.3f} | "
+                   f"{slowest / system['sample_rtf']:.1f}x | {fmt(system['sample_der'])} |")
+    return out + [""]
+
+
 def fmt(x: float, pct: bool = True) -> str:
     return f"{100 * x:.1f} %" if pct else f"{x:.3f}"
 
@@ -138,18 +246,39 @@ def main(argv=None) -> int:
     parser.add_argument("--n", type=int, default=8, help="synthetic test conversations (default 8)")
     parser.add_argument("--long", action="store_true", help="also run our backend on a 1-hour file")
     parser.add_argument("--skip-peers", action="store_true", help="only our backend")
-    parser.add_argument("--systems", default="echonote,senko,resemblyzer", help="comma-separated subset")
+    parser.add_argument("--systems", default="echonote,senko,pyannote-stock,resemblyzer",
+                        help="comma-separated subset (real-dev: echonote, senko, pyannote-stock; "
+                             "synthetic: echonote, senko, resemblyzer)")
+    parser.add_argument("--real-dev", default=str(REAL_DEV),
+                        help=f"folder of real NAME.wav + NAME.rttm pairs (default {REAL_DEV})")
+    parser.add_argument("--skip-real-dev", action="store_true", help="skip the real-recordings table")
+    parser.add_argument("--only-real-dev", action="store_true",
+                        help="only the real-recordings table (writes a document only with --doc)")
     parser.add_argument("--skip-tradeoffs", action="store_true")
     parser.add_argument("--no-ten-minutes", action="store_true", help="skip the 10-minute speed/memory run")
     parser.add_argument("--skip-memory", action="store_true", help="skip the memory-settings table")
     parser.add_argument("--reuse", action="store_true",
                         help="reuse per-system results cached in bench/.cache by an earlier run")
-    parser.add_argument("--doc", default=str(ROOT / "docs" / "diarization.md"))
+    parser.add_argument("--doc", help=f"where to write the Markdown (default {DEFAULT_DOC.relative_to(ROOT)})")
     args = parser.parse_args(argv)
+    if args.skip_real_dev and args.only_real_dev:
+        parser.error("--skip-real-dev and --only-real-dev exclude each other")
+
+    wanted = args.systems.split(",")
+    real = None
+    if not args.skip_real_dev:
+        names = [n for n in REAL_DEV_SYSTEMS if n in wanted and (n == "echonote" or not args.skip_peers)]
+        real = real_dev(Path(args.real_dev), names, args.reuse)
+    if args.only_real_dev:
+        lines = ["# Diarization on real recordings", "", *render_real_dev(real)]
+        print("\n".join(lines))
+        if args.doc:
+            Path(args.doc).parent.mkdir(parents=True, exist_ok=True)
+            Path(args.doc).write_text("\n".join(lines) + "\n")
+        return 0
 
     refs, ten_wav, hour_wav = prepare(args.n, args.long)
     files = list(refs)
-    wanted = args.systems.split(",")
     systems = {}
     if "echonote" in wanted:
         systems["echonote"] = ("echonote offline (this project)", sys.executable)
@@ -198,17 +327,18 @@ def main(argv=None) -> int:
                 **{k: scored[k] for k in ("der", "missed", "false_alarm", "confusion")},
                 "speakers_found": len({s["speaker"] for s in found["segments"]}), "speakers_reference": len(reference)}
 
-    lines = render(table, trade, hour, args.n, memory)
+    lines = render(table, trade, hour, args.n, memory, real)
     print("\n".join(lines))
-    Path(args.doc).parent.mkdir(parents=True, exist_ok=True)
-    Path(args.doc).write_text("\n".join(lines) + "\n")
-    (CACHE / "diarization-bench.json").write_text(json.dumps({"table": table, "trade": trade, "hour": hour,
-                                                              "memory": memory},
+    doc = Path(args.doc or DEFAULT_DOC)
+    doc.parent.mkdir(parents=True, exist_ok=True)
+    doc.write_text("\n".join(lines) + "\n")
+    (CACHE / "diarization-bench.json").write_text(json.dumps({"real_dev": real, "table": table, "trade": trade,
+                                                              "hour": hour, "memory": memory},
                                                              indent=1, default=str))
     return 0
 
 
-def render(table, trade, hour, n, memory=()) -> list[str]:
+def render(table, trade, hour, n, memory=(), real=None) -> list[str]:
     import platform
 
     out = [
@@ -228,6 +358,9 @@ def render(table, trade, hour, n, memory=()) -> list[str]:
         "with overlapped speech scored; *collar 0.25* is pyannote.metrics' `collar=0.25` (a 0.25 s zone "
         "centred on each reference boundary). RTF = processing seconds / audio seconds after a warm-up "
         "run (models already loaded). Peak RSS = the whole process on the 10-minute file.",
+        "",
+        *render_real_dev(real),
+        "## Synthetic conversations and pyannote's sample",
         "",
         f"Data: pyannote's 30 s two-speaker sample, {n} synthetic espeak-ng conversations of about 90 s with "
         "2-5 speakers, overlaps, backchannels and noise (`python -m echonote.synth --seed 2`; tuning used "

@@ -3,16 +3,17 @@
     python bench/run_system.py SYSTEM FILES.json OUT.json
 
 SYSTEM is ``echonote`` (our offline backend; options as JSON in ``ECHONOTE_BENCH_OPTIONS``),
-``senko`` (senko 0.2.2 defaults) or ``resemblyzer`` (silero-vad + resemblyzer + spectral
-clustering with the eigengap heuristic). Each system is imported lazily so this file runs
-in each system's own virtual environment. Models are loaded and warmed up before timing.
+``senko`` (senko 0.2.2 defaults), ``pyannote-stock`` (pyannote's plain ``SpeakerDiarization``
+with its published settings on our bundled weights) or ``resemblyzer`` (silero-vad +
+resemblyzer + spectral clustering with the eigengap heuristic). Each system is imported
+lazily so this file runs in each system's own virtual environment. Models are loaded and
+warmed up before timing; each file gets its processing seconds and the peak RSS while it ran.
 """
 
 from __future__ import annotations
 
 import json
 import os
-import resource
 import sys
 import time
 
@@ -24,7 +25,7 @@ def _read(path):
     import soundfile as sf
 
     audio, rate = sf.read(path, dtype="float32")
-    assert rate == SAMPLE_RATE and audio.ndim == 1, f"{path}: bench inputs must be 16 kHz mono"
+    assert rate == SAMPLE_RATE and audio.ndim == 1, f"{path}: bench inputs must be 16 kHz mono WAV (convert it first)"
     return audio
 
 
@@ -41,6 +42,63 @@ def echonote_system():
     def diarize(path):
         annotation, _ = backend.diarize(_read(path))
         return annotation_to_segments(annotation)
+
+    return diarize
+
+
+# --------------------------------------------------------------------------- pyannote stock
+
+# pyannote.audio 4.0.7's AgglomerativeClustering declares no default values, and
+# SpeakerDiarization.default_parameters() holds VBx's (threshold 0.6, Fa, Fb), so the stock
+# settings for this clustering class are those pyannote publishes with it: the config.yaml of
+# pyannote/speaker-diarization-3.1 (segmentation-3.0 + AgglomerativeClustering). Its threshold
+# was tuned for WeSpeaker ResNet34 embeddings; here it meets CAM++, as any stock user would.
+PYANNOTE_STOCK = {
+    "structure": {"segmentation_step": 0.1, "embedding_exclude_overlap": True,
+                  "clustering": "AgglomerativeClustering", "segmentation_batch_size": 32,
+                  "embedding_batch_size": 32},
+    "hyperparameters": {"segmentation": {"min_duration_off": 0.0},
+                        "clustering": {"method": "centroid", "min_cluster_size": 12,
+                                       "threshold": 0.7045654963945799}},
+}
+
+
+def _identity_plda(dimension: int):
+    """pyannote's constructor always loads a PLDA; only VBx uses it, so an identity one does."""
+    import io
+
+    import numpy as np
+    from pyannote.audio.core.plda import PLDA
+
+    from echonote.worker.backends.offline import inert_plda_arrays
+
+    files = [io.BytesIO() for _ in range(2)]
+    for buffer, arrays in zip(files, inert_plda_arrays(dimension)):
+        np.savez(buffer, **arrays)
+        buffer.seek(0)
+    return PLDA(*files, lda_dimension=dimension)
+
+
+def pyannote_stock_system():
+    """Plain SpeakerDiarization (every window embedded, no speech fill) on our segmentation-3.0 + CAM++."""
+    from pyannote.audio.pipelines import SpeakerDiarization
+
+    from echonote.worker.backends import configure_threads, select_device
+    from echonote.worker.backends.offline import run_pipeline, warm_up
+    from echonote.worker.campplus import load_campplus
+    from echonote.worker.diarize_core import annotation_to_segments
+    from echonote.worker.weights import bundled_path
+
+    configure_threads()
+    embedding = load_campplus()  # the wrapper's own defaults
+    pipeline = SpeakerDiarization(segmentation=str(bundled_path("segmentation-3.0")), embedding=embedding,
+                                  plda=_identity_plda(embedding.dimension), **PYANNOTE_STOCK["structure"])
+    pipeline.instantiate(PYANNOTE_STOCK["hyperparameters"])
+    pipeline.to(select_device(None))
+    warm_up(pipeline)
+
+    def diarize(path):
+        return annotation_to_segments(run_pipeline(pipeline, _read(path)))
 
     return diarize
 
@@ -151,7 +209,8 @@ def _warm_up(diarize, path: str, seconds: float = 20.0) -> None:
         diarize(excerpt)
 
 
-SYSTEMS = {"echonote": echonote_system, "senko": senko_system, "resemblyzer": resemblyzer_system}
+SYSTEMS = {"echonote": echonote_system, "senko": senko_system, "pyannote-stock": pyannote_stock_system,
+           "resemblyzer": resemblyzer_system}
 
 
 def main(argv: list[str]) -> int:
@@ -160,20 +219,25 @@ def main(argv: list[str]) -> int:
         return 2
     system, files_json, out_json = argv
     files = json.loads(open(files_json).read())
+    from echonote.benchmark import PeakMemory
+
+    memory = PeakMemory()
     t0 = time.perf_counter()
     diarize = SYSTEMS[system]()
     load_seconds = time.perf_counter() - t0
     if files:
         _warm_up(diarize, files[0])
+    peaks = [memory.peak_mb()]  # models loaded and warmed up
     results = {}
     for path in files:
+        memory.reset()
         t = time.perf_counter()
         segments = diarize(path)
-        results[path] = {"segments": segments, "seconds": time.perf_counter() - t}
-    peak_kb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+        results[path] = {"segments": segments, "seconds": time.perf_counter() - t, "peak_rss_mb": memory.peak_mb()}
+        peaks.append(results[path]["peak_rss_mb"])
     with open(out_json, "w") as fh:
-        json.dump({"system": system, "load_seconds": load_seconds, "peak_rss_mb": peak_kb / 1024,
-                   "files": results}, fh)
+        json.dump({"system": system, "load_seconds": load_seconds, "peak_rss_mb": max(peaks),
+                   "peak_rss_method": memory.description, "files": results}, fh)
     return 0
 
 

@@ -327,4 +327,4 @@ def _settings_in_effect() -> list[tuple[str, str, bool, str, str]]:
     return rows
 
 
-from echonote import cli_diarize, cli_transcribe  # noqa: E402,F401  (register their commands)
+from echonote import cli_benchmark, cli_diarize, cli_transcribe  # noqa: E402,F401  (register their commands)

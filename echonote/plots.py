@@ -57,25 +57,25 @@ def ascii_timeline(segments: list[dict], duration: float, width: int = 60) -> st
     return "\n".join(rows + [ruler])
 
 
-def timeline_figure(hypothesis: list[dict], reference: list[dict] | None = None, *, duration: float | None = None,
-                    title: str = "Who spoke when"):
-    """Speaker timeline: one lane per speaker; with a reference, its lanes above the hypothesis's."""
-    import matplotlib.pyplot as plt
-    from matplotlib.patches import Patch
-
+def _timeline_lanes(hypothesis: list[dict], reference: list[dict] | None):
+    """(lanes, rows, colours): hypothesis labels mapped onto the reference's, reference lanes first."""
     if reference:
         hypothesis = relabel(hypothesis, map_speakers(hypothesis, reference))
     everyone = sorted(set(speakers_of(hypothesis)) | set(speakers_of(reference or [])))
-    colors = speaker_colors(everyone)
     lanes = [("reference", reference)] if reference else []
     lanes.append(("hypothesis", hypothesis))
     rows = [(source, label) for source, segs in lanes for label in speakers_of(segs)]
-    end = duration or max([s["end"] for _, segs in lanes for s in segs] or [1.0])
+    return dict(lanes), rows, speaker_colors(everyone)
 
-    fig, ax = plt.subplots(figsize=(10, 0.5 * len(rows) + 1.4), layout="constrained")
+
+def _draw_timeline(ax, hypothesis: list[dict], reference: list[dict] | None, duration: float | None, title: str):
+    """One timeline on ``ax``: a lane per (source, speaker), a speaker legend on the right."""
+    from matplotlib.patches import Patch
+
+    lanes, rows, colors = _timeline_lanes(hypothesis, reference)
+    end = duration or max([s["end"] for segs in lanes.values() for s in segs] or [1.0])
     for y, (source, label) in enumerate(rows):
-        segs = dict(lanes)[source]
-        spans = [(s["start"], s["end"] - s["start"]) for s in segs if s["speaker"] == label]
+        spans = [(s["start"], s["end"] - s["start"]) for s in lanes[source] if s["speaker"] == label]
         ax.broken_barh(spans, (y - 0.35, 0.7), facecolors=colors[label], alpha=0.55 if source == "reference" else 0.95)
     ax.set_yticks(range(len(rows)), [f"{source}: {label}" for source, label in rows])
     ax.invert_yaxis()
@@ -83,20 +83,49 @@ def timeline_figure(hypothesis: list[dict], reference: list[dict] | None = None,
     ax.set_xlabel("time (s)")
     ax.set_title(title)
     ax.grid(axis="x", alpha=0.3)
-    ax.legend(handles=[Patch(color=colors[s], label=s) for s in everyone], loc="upper left",
+    ax.legend(handles=[Patch(color=c, label=s) for s, c in colors.items()], loc="upper left",
               bbox_to_anchor=(1.0, 1.0), title="speaker", frameon=False)
+
+
+def timeline_figure(hypothesis: list[dict], reference: list[dict] | None = None, *, duration: float | None = None,
+                    title: str = "Who spoke when"):
+    """Speaker timeline: one lane per speaker; with a reference, its lanes above the hypothesis's."""
+    return timelines_figure([{"hypothesis": hypothesis, "reference": reference, "duration": duration,
+                              "title": title}])
+
+
+def timelines_figure(items: list[dict]):
+    """One timeline per item, stacked (e.g. one per file of a benchmark), each as :func:`timeline_figure` draws it.
+
+    Each item: ``hypothesis`` (segments), optional ``reference``, ``duration`` and ``title``.
+    Speaker colours are per item: hypothesis labels take the colour of the reference speaker they overlap most.
+    """
+    import matplotlib.pyplot as plt
+
+    if not items:
+        raise ValueError("timelines_figure needs at least one item")
+    heights = [0.5 * max(1, len(_timeline_lanes(i["hypothesis"], i.get("reference"))[1])) + 1.4 for i in items]
+    fig, axes = plt.subplots(len(items), 1, figsize=(10, sum(heights)), layout="constrained", squeeze=False,
+                             gridspec_kw={"height_ratios": heights})
+    for ax, item in zip(axes[:, 0], items):
+        _draw_timeline(ax, item["hypothesis"], item.get("reference"), item.get("duration"),
+                       item.get("title", "Who spoke when"))
     return fig
 
 
-def save_timeline(path: str | Path, hypothesis: list[dict], reference: list[dict] | None = None, **kwargs) -> Path:
+def save_figure(fig, path: str | Path, dpi: int = 120) -> Path:
+    """Write ``fig`` to ``path`` (parent folders created) and close it."""
     import matplotlib.pyplot as plt
 
-    fig = timeline_figure(hypothesis, reference, **kwargs)
     target = Path(path)
     target.parent.mkdir(parents=True, exist_ok=True)
-    fig.savefig(target, dpi=120)
+    fig.savefig(target, dpi=dpi)
     plt.close(fig)
     return target
+
+
+def save_timeline(path: str | Path, hypothesis: list[dict], reference: list[dict] | None = None, **kwargs) -> Path:
+    return save_figure(timeline_figure(hypothesis, reference, **kwargs), path)
 
 
 def read_rttm(path: str | Path) -> list[dict]:
