@@ -28,7 +28,7 @@ def _message_header(task, name: str):
 
 def settle_charge(decoded_seconds: float) -> db.Reconciliation | None:
     """Make the current task's job charge ``decoded_seconds``; raise :class:`BadInput` if the quota cannot cover it."""
-    task = current_task
+    task = current_task._get_current_object() if current_task else None  # a proxy: None outside a task
     if task is None or not getattr(task.request, "id", None):
         return None
     job_id = _message_header(task, JOB_HEADER) or _message_header(task, CHARGE_HEADER)
