@@ -55,7 +55,7 @@ def talking_to_broker(app=None):
     except Exception as exc:  # kombu raises OperationalError and friends
         if _is_connection_error(exc):
             raise BrokerUnavailable(
-                f"cannot reach the broker at {_redact(cfg.effective_broker_url)} ({type(exc).__name__}: {exc}). "
+                f"cannot reach the broker at {config.redact_url(cfg.effective_broker_url)} ({type(exc).__name__}: {exc}). "
                 "Start the stack with `echonote up` (or `make up`), or point ECHONOTE_BROKER_URL at a running Redis."
             ) from exc
         raise
@@ -92,13 +92,6 @@ def _is_connection_error(exc: BaseException | None) -> bool:
             return True
         exc = exc.__cause__ or exc.__context__
     return False
-
-
-def _redact(url: str) -> str:
-    if "@" not in url:
-        return url
-    scheme, rest = url.split("://", 1)
-    return f"{scheme}://***@{rest.split('@', 1)[1]}"
 
 
 def submit(

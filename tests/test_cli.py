@@ -33,13 +33,15 @@ def test_logs_unknown_role(tmp_path):
 
 
 def test_unreachable_broker_fails_fast_and_clearly(tmp_path):
-    env = isolated_env(tmp_path, ECHONOTE_BROKER_URL=f"redis://127.0.0.1:{free_port()}/0")
+    """Also guards issue 10 item 11: the client's own redaction cut at the first '@' and showed 'ss@'."""
+    env = isolated_env(tmp_path, ECHONOTE_BROKER_URL=f"redis://:p@ss@127.0.0.1:{free_port()}/0")
     started = time.monotonic()
     result = run_cli("call", "echonote.ping", env=env, timeout=60)
     elapsed = time.monotonic() - started
     assert result.returncode == 1, result.stderr
     assert "cannot reach the broker" in result.stderr and "echonote up" in result.stderr
     assert "Traceback" not in result.stderr
+    assert "redis://***@127.0.0.1:" in result.stderr and "p@ss" not in result.stderr and "ss@" not in result.stderr
     assert elapsed < 30, f"took {elapsed:.1f} s: the client must give up in bounded time"
     status = run_cli("status", env=env)
     assert status.returncode == 1 and "unreachable" in status.stdout
