@@ -32,6 +32,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import DeclarativeBase, Mapped, Session, mapped_column, sessionmaker
 
 from echonote import config
+from echonote.private_files import create_private
 
 #: job.status values, in the order a job normally goes through them
 QUEUED, STARTED, SUCCEEDED, FAILED, REVOKED = "queued", "started", "succeeded", "failed", "revoked"
@@ -121,14 +122,23 @@ def _replaced(path: Path, what: str) -> DatabaseFileReplaced:
     )
 
 
+def _create_private_file(path: Path) -> None:
+    """Create the SQLite file 0600 before SQLite does (it would follow the umask); its -wal/-shm copy its mode."""
+    try:
+        create_private(path).close()
+    except FileExistsError:
+        pass
+
+
 @lru_cache(maxsize=8)
 def _engine_for(url: str) -> tuple[Engine, tuple[int, int] | None]:
     """The engine for ``url`` and, for a SQLite file, the identity (device, inode) of the file it opened."""
     path = _sqlite_file(url)
     if path is not None:
-        path.parent.mkdir(parents=True, exist_ok=True)
+        path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
         if _file_identity(path) is None and any(Path(f"{path}{tail}").exists() for tail in ("-wal", "-shm")):
             raise _replaced(path, "is missing but its -wal/-shm files are still there: it was deleted")
+        _create_private_file(path)
         engine = create_engine(url, connect_args={"check_same_thread": False})
         event.listen(engine, "connect", _sqlite_pragmas)
     else:

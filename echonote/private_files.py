@@ -30,15 +30,19 @@ def write_private(path: Path, text: str) -> Path:
     world-readable, and a reader sees the old content or the new, never a part.
     """
     draft = path.with_name(f".{path.name}.{os.getpid()}.{secrets.token_hex(4)}")
-    fd = os.open(draft, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
     try:
-        with os.fdopen(fd, "w") as handle:
+        with create_private(draft, "w") as handle:
             handle.write(text)
         os.replace(draft, path)
     except BaseException:
         draft.unlink(missing_ok=True)
         raise
     return path
+
+
+def create_private(path: Path, mode: str = "wb"):
+    """Create ``path`` as a new 0600 file, whatever the umask, and open it for writing (it must not exist)."""
+    return os.fdopen(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600), mode)
 
 
 def open_private_log(path: Path):

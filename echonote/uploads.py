@@ -2,7 +2,8 @@
 
 Workers only read inside the configured data/upload roots (a path outside is
 refused), so clients stage other files here first. Names are generated; the
-original name survives only as a sanitised hint.
+original name survives only as a sanitised hint. The root is 0700 and every
+upload 0600: another local user reads no one's audio.
 """
 from __future__ import annotations
 
@@ -12,6 +13,7 @@ import uuid
 from pathlib import Path
 
 from echonote import config
+from echonote.private_files import create_private, private_dir
 
 ALLOWED_SUFFIXES = {".wav", ".flac", ".ogg", ".oga", ".opus", ".mp3", ".m4a", ".aac", ".mp4", ".webm", ".aif", ".aiff"}
 
@@ -28,8 +30,7 @@ def generated_path(original_name: str, upload_dir: Path | None = None) -> Path:
             f"{original_name!r}: {suffix or 'no extension'} is not an audio type echonote accepts; "
             f"use one of {', '.join(sorted(ALLOWED_SUFFIXES))}."
         )
-    root = upload_dir or config.load().path("upload_dir")
-    root.mkdir(parents=True, exist_ok=True)
+    root = private_dir(upload_dir or config.load().path("upload_dir"))
     return root / f"{_safe_stem(original_name)}-{uuid.uuid4().hex[:12]}{suffix}"
 
 
@@ -38,7 +39,8 @@ def store_bytes(data: bytes, original_name: str) -> Path:
     if not data:
         raise ValueError(f"{original_name!r} is empty (0 bytes); choose a file that contains audio.")
     target = generated_path(original_name)
-    target.write_bytes(data)
+    with create_private(target) as out:
+        out.write(data)
     return target
 
 
@@ -55,5 +57,6 @@ def stage(path: str | Path) -> Path:
     if is_under_roots(source):
         return source.resolve()
     target = generated_path(source.name)
-    shutil.copyfile(source, target)
+    with source.open("rb") as audio, create_private(target) as out:
+        shutil.copyfileobj(audio, out)
     return target

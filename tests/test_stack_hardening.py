@@ -21,7 +21,7 @@ import pytest
 import redis
 
 from conftest import ROOT, isolated_env, run_cli
-from echonote import config, monitor, names
+from echonote import config, monitor, names, uploads
 from echonote.stack import DISABLED_REDIS_COMMANDS, Stack
 
 # Run as ``nobody``: try to read each path, then speak to Redis without the password.
@@ -107,6 +107,27 @@ def test_another_local_user_reads_nothing_and_redis_refuses_it():
     finally:
         run_cli("down", env=env)
         shutil.rmtree(base, ignore_errors=True)
+
+
+def test_files_a_client_creates_are_private(tmp_path, monkeypatch):
+    """Guards issue 10 item 3 for clients: the CLI and notebooks created the jobs database and every upload
+    0644 (their umask), inside 0700 folders only because a stack had been started first."""
+    env = isolated_env(tmp_path, ECHONOTE_UPLOAD_DIR=str(tmp_path / "uploads"))
+    monkeypatch.setenv("ECHONOTE_UPLOAD_DIR", env["ECHONOTE_UPLOAD_DIR"])
+    recording = tmp_path / "talk.wav"
+    recording.write_bytes(b"RIFF audio")
+    umask = os.umask(0o022)  # a usual login umask, inherited by the CLI below
+    try:
+        assert run_cli("quota", "set", "alice", "600", env=env).returncode == 0  # creates the jobs database
+        created = [uploads.stage(recording), uploads.store_bytes(b"RIFF audio", "notebook upload.wav")]
+    finally:
+        os.umask(umask)
+    database = tmp_path / "state" / "echonote.db"
+    created += [path for path in (database, Path(f"{database}-wal"), Path(f"{database}-shm")) if path.exists()]
+    assert database in created and all(path.parent == tmp_path / "uploads" for path in created[:2])
+    for path in created:
+        assert path.stat().st_mode & 0o777 == 0o600, f"{path} is {oct(path.stat().st_mode & 0o777)}"
+    assert (tmp_path / "uploads").stat().st_mode & 0o777 == 0o700
 
 
 def test_a_password_with_at_hash_and_space_works_and_never_shows(tmp_path):
