@@ -67,7 +67,7 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("redis_port", 6390, "Port of the private Redis that `echonote up` starts (loopback only).", _int),
     Setting("redis_password", "", "Password of the private Redis (requirepass); empty = one generated per stack into the state dir (0600)."),
     Setting("flower_port", 5555, "Port Flower listens on.", _int),
-    Setting("flower_address", "127.0.0.1", "Address Flower binds; anything beyond loopback requires basic auth."),
+    Setting("flower_address", "127.0.0.1", "Address Flower binds; beyond loopback only with a login you set in ECHONOTE_FLOWER_BASIC_AUTH."),
     Setting("flower_basic_auth", "", "Flower's basic auth as user:password; empty = one generated per stack into the state dir (0600)."),
     Setting("worker_concurrency", 2, "Processes per worker (prefork pool).", _int),
     Setting("worker_queues", ["diarization", "default"], "Queues the stack's worker consumes (comma-separated).", _list),
