@@ -26,7 +26,7 @@ from pathlib import Path
 
 import numpy as np
 
-__all__ = ["Voice", "Turn", "generate_conversation", "generate_set", "main"]
+__all__ = ["Voice", "Turn", "far_away", "generate_conversation", "generate_set", "main"]
 
 SAMPLE_RATE = 16_000
 ACCENTS = ["en-us", "en-gb", "en-gb-scotland", "en-gb-x-rp", "en-gb-x-gbclan", "en-gb-x-gbcwmd", "en-029",
@@ -58,6 +58,9 @@ class Voice:
     pitch: int  # 0-99
     speed: int  # words per minute
     gain_db: float
+    # vocal-tract scale: >1 shorter tract (higher formants), <1 longer. espeak-ng's voices share one
+    # formant synthesiser, so without it they differ mostly in pitch, unlike real people.
+    tract: float = 1.0
 
 
 @dataclass(frozen=True)
@@ -89,7 +92,8 @@ def _say(text: str, voice: Voice, workdir: Path) -> np.ndarray:
     audio, rate = sf.read(out, dtype="float32")
     if audio.ndim == 2:
         audio = audio.mean(axis=1)
-    audio = soxr.resample(audio, rate, SAMPLE_RATE).astype(np.float32)
+    # rendering at rate*tract and playing at rate scales every frequency (pitch and formants) by tract
+    audio = soxr.resample(audio, rate * voice.tract, SAMPLE_RATE).astype(np.float32)
     return audio * np.float32(10 ** (voice.gain_db / 20))
 
 
@@ -116,15 +120,18 @@ def _turn(speaker: str, offset: float, regions, text: str) -> Turn:
     return Turn(speaker, placed[0][0], placed[-1][1], text, placed)
 
 
-def _make_voices(rng: np.random.Generator, count: int) -> list[Voice]:
-    """Distinct voices: no two share a variant; accents, pitch and speed spread apart."""
+def _make_voices(rng: np.random.Generator, count: int, tract_spread: float = 0.0) -> list[Voice]:
+    """Distinct voices: no two share a variant; accents, pitch, speed (and vocal tract) spread apart."""
     variants = rng.choice(VARIANTS, size=count, replace=False)
     accents = rng.choice(ACCENTS, size=count, replace=count > len(ACCENTS))
     pitches = rng.permutation(np.linspace(25, 75, count).round().astype(int))
     speeds = rng.permutation(np.linspace(135, 195, count).round().astype(int))
+    tracts = np.ones(count)
+    if tract_spread:  # (drawn only when asked, so existing seeds give the same files as before)
+        tracts = rng.permutation(np.geomspace(1 / (1 + tract_spread), 1 + tract_spread, count))
     return [
         Voice(name=f"spk{i + 1}", voice=f"{accents[i]}+{variants[i]}", pitch=int(pitches[i]),
-              speed=int(speeds[i]), gain_db=float(rng.uniform(-4, 2)))
+              speed=int(speeds[i]), gain_db=float(rng.uniform(-4, 2)), tract=round(float(tracts[i]), 3))
         for i in range(count)
     ]
 
@@ -145,13 +152,32 @@ def _next_speaker(rng: np.random.Generator, count: int, previous: int | None) ->
     return int(rng.choice(others, p=weights / weights.sum()))
 
 
+def far_away(audio: np.ndarray, level_dbfs: float, rng: np.random.Generator, rt60: float = 0.6) -> np.ndarray:
+    """``audio`` as heard from across a room: reverberant (exponential-decay noise tail) at ``level_dbfs`` RMS."""
+    n = int(rt60 * SAMPLE_RATE)
+    tail = rng.standard_normal(n) * np.exp(-6.9 * np.arange(n) / n)  # -60 dB at rt60
+    tail[0] = 0.0
+    impulse = np.concatenate([[1.0], 0.5 * tail / np.sqrt(np.sum(tail**2))])
+    wet = np.convolve(audio, impulse)[: len(audio)].astype(np.float32)
+    rms = float(np.sqrt(np.mean(wet[np.abs(wet) > 1e-4] ** 2))) if np.any(np.abs(wet) > 1e-4) else 1.0
+    return wet * np.float32(10 ** (level_dbfs / 20) / rms)
+
+
 def generate_conversation(uri: str, seed: int, *, duration: float = 90.0, num_speakers: int | None = None,
                           overlap_rate: float = 0.15, backchannel_rate: float = 0.15,
-                          noise_snr_db: float | None = None) -> tuple[np.ndarray, list[Turn], list[Voice]]:
-    """Build one conversation of roughly ``duration`` seconds; returns (waveform, turns, voices)."""
+                          noise_snr_db: float | None = None,
+                          far: dict[int, float] | None = None,
+                          tract_spread: float = 0.0) -> tuple[np.ndarray, list[Turn], list[Voice]]:
+    """Build one conversation of roughly ``duration`` seconds; returns (waveform, turns, voices).
+
+    ``far`` maps a speaker index to a speech level in dBFS: that speaker talks from across
+    the room (reverberant, quiet), e.g. ``{1: -35.0}``; the others keep their espeak level.
+    ``tract_spread`` (e.g. 0.2) gives the voices vocal tracts from 1/1.2 to 1.2 times espeak's,
+    so they differ in timbre as people do, not only in pitch.
+    """
     rng = np.random.default_rng(seed)
     count = num_speakers or int(rng.integers(2, 6))
-    voices = _make_voices(rng, count)
+    voices = _make_voices(rng, count, tract_spread)
     pieces: list[tuple[float, np.ndarray, Voice, str]] = []  # (offset, audio, voice, text)
     turns: list[Turn] = []
     with tempfile.TemporaryDirectory(prefix="echonote-synth-") as tmp:
@@ -162,6 +188,8 @@ def generate_conversation(uri: str, seed: int, *, duration: float = 90.0, num_sp
             text = " ".join(_sentence(rng) for _ in range(int(rng.integers(1, 3))))
             audio = _say(text, voices[s], workdir)
             regions = _voiced_regions(audio)
+            if far and s in far:
+                audio = far_away(audio, far[s], rng)
             if not regions:
                 continue
             lead = regions[0][0]
@@ -175,6 +203,8 @@ def generate_conversation(uri: str, seed: int, *, duration: float = 90.0, num_sp
                 word = str(rng.choice(BACKCHANNELS))
                 short = _say(word, voices[listener], workdir)
                 short_regions = _voiced_regions(short)
+                if far and listener in far:
+                    short = far_away(short, far[listener], rng)
                 if short_regions:
                     at = float(rng.uniform(cursor + 0.8, end - 0.8)) - short_regions[0][0]
                     pieces.append((at, short, voices[listener], word))

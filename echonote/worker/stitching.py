@@ -68,8 +68,14 @@ def stitch_to_anchors(activity: np.ndarray, chunk_step_frames: float, stride: in
 class StitchedSpeakerDiarization(SpeakerDiarization):
     """pyannote's SpeakerDiarization with sparse embedding extraction (``embedding_stride``)."""
 
-    def __init__(self, *args, embedding_stride: int = 1, stitch_agreement: float = 0.8, **kwargs):
-        super().__init__(*args, **kwargs)
+    def __init__(self, *args, embedding_stride: int = 1, stitch_agreement: float = 0.8,
+                 clustering: str = "AgglomerativeClustering", **kwargs):
+        relative = clustering == "RelativeAgglomerativeClustering"
+        super().__init__(*args, clustering="AgglomerativeClustering" if relative else clustering, **kwargs)
+        if relative:
+            from echonote.worker.clustering import RelativeAgglomerativeClustering
+
+            self.clustering = RelativeAgglomerativeClustering(metric="cosine")
         self.embedding_stride = int(embedding_stride)
         self.stitch_agreement = float(stitch_agreement)
         self.last_embedding_stats: dict = {}

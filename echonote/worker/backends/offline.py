@@ -30,6 +30,7 @@ __all__ = [
     "DEFAULT_EMBEDDING",
     "DEFAULT_HYPERPARAMETERS",
     "DEFAULT_PIPELINE",
+    "DEFAULT_SPEECH_FILL",
     "OfflineBackend",
     "build_pipeline",
     "inert_plda_arrays",
@@ -43,7 +44,9 @@ DEFAULT_PIPELINE: dict[str, Any] = {
     "segmentation_step": 0.1,
     "embedding_stride": 3,
     "embedding_exclude_overlap": True,
-    "clustering": "AgglomerativeClustering",
+    # pyannote's AgglomerativeClustering with a minimum cluster size relative to the recording
+    # (echonote.worker.clustering): the same rule from an 18 s clip to an hour.
+    "clustering": "RelativeAgglomerativeClustering",
     # Batch sizes bound peak memory (bench/diarization.py, memory table): on CPU, larger ones
     # (32/32) add ~250 MB each for no speed gain.
     "embedding_batch_size": 16,
@@ -54,10 +57,18 @@ DEFAULT_EMBEDDING: dict[str, Any] = {
     "length_tolerance": 0.1,
     "min_input_duration": 0.25,
 }
+# Speech the segmentation misses, found by silero-vad and given a speaker (echonote.worker.speech_fill).
+DEFAULT_SPEECH_FILL: dict[str, Any] = {
+    "enabled": True,
+    "threshold": 0.3,
+    "min_duration": 0.2,
+    "embed_min_duration": 1.0,
+    "min_similarity": 0.3,
+}
 # Tunable hyper-parameters (pipeline.instantiate).
 DEFAULT_HYPERPARAMETERS: dict[str, Any] = {
     "segmentation": {"min_duration_off": 0.0},
-    "clustering": {"method": "centroid", "min_cluster_size": 12, "threshold": 0.65},
+    "clustering": {"method": "centroid", "min_cluster_size": 3, "min_cluster_fraction": 0.02, "threshold": 0.6},
 }
 
 
@@ -130,16 +141,42 @@ def clip_annotation(annotation, duration: float):
 
 
 def run_pipeline(pipeline, waveform: np.ndarray, *, num_speakers=None, min_speakers=None, max_speakers=None,
-                 hook: Hook | None = None, uri: str = "audio"):
-    """Apply a pyannote diarization pipeline to an in-memory 16 kHz waveform; returns a clipped Annotation."""
+                 hook: Hook | None = None, uri: str = "audio", speech=None, speech_fill: dict | None = None):
+    """Apply a pyannote diarization pipeline to an in-memory 16 kHz waveform; returns a clipped Annotation.
+
+    With ``speech`` (a :class:`~echonote.worker.speech_fill.SileroSpeech`), speech that detector
+    finds where the pipeline found none is added and given a speaker (``speech_fill`` options).
+    """
     import torch
 
     samples = np.ascontiguousarray(waveform, dtype=np.float32).reshape(-1)
     file = {"waveform": torch.from_numpy(samples)[None], "sample_rate": SAMPLE_RATE, "uri": uri}
     output = pipeline(file, num_speakers=num_speakers, min_speakers=min_speakers, max_speakers=max_speakers,
                       hook=hook)
-    annotation = getattr(output, "speaker_diarization", output)
-    return clip_annotation(annotation, samples.size / SAMPLE_RATE)
+    raw = getattr(output, "speaker_diarization", output)
+    annotation = clip_annotation(raw, samples.size / SAMPLE_RATE)
+    if speech is None:
+        return annotation
+    from echonote.worker.speech_fill import fill_missed_speech
+
+    options = dict(speech_fill or {})
+    regions = speech.regions(samples, threshold=options.pop("threshold", 0.5))
+    filled, _ = fill_missed_speech(annotation, regions, centroids=getattr(output, "speaker_embeddings", None),
+                                   labels=list(raw.labels()), embed=region_embedder(pipeline, samples), **options)
+    return filled
+
+
+def region_embedder(pipeline, samples: np.ndarray):
+    """``embed(start, end)``: the pipeline's speaker embedding of one region of ``samples``."""
+    import torch
+
+    def embed(start: float, end: float) -> np.ndarray:
+        piece = samples[int(start * SAMPLE_RATE):int(end * SAMPLE_RATE)]
+        waveform = torch.from_numpy(np.ascontiguousarray(piece))[None, None]
+        with torch.inference_mode():
+            return np.asarray(pipeline._embedding(waveform, masks=torch.ones(1, 100)))[0]
+
+    return embed
 
 
 def warm_up(pipeline) -> None:
@@ -158,24 +195,34 @@ class OfflineBackend:
     name = "offline"
 
     def __init__(self, pipeline: dict | None = None, embedding: dict | None = None,
-                 hyperparameters: dict | None = None, device: str | None = None):
+                 hyperparameters: dict | None = None, speech_fill: dict | None = None, device: str | None = None):
         from echonote.worker.weights import describe
 
         self.options = {
             "pipeline": merge(DEFAULT_PIPELINE, pipeline),
             "embedding": merge(DEFAULT_EMBEDDING, embedding),
             "hyperparameters": merge(DEFAULT_HYPERPARAMETERS, hyperparameters),
+            "speech_fill": merge(DEFAULT_SPEECH_FILL, speech_fill),
         }
         configure_threads()
         self.pipeline = build_pipeline(pipeline, embedding, hyperparameters, device)
         self.device = str(self.pipeline.device)
         self.models = {"segmentation": describe("segmentation-3.0"), "embedding": describe("campplus")}
+        fill = dict(self.options["speech_fill"])
+        self.speech = None
+        if fill.pop("enabled"):
+            from echonote.worker.speech_fill import SileroSpeech
+
+            self.speech = SileroSpeech()
+            self.models["speech"] = describe("silero-vad")
+        self.fill_options = fill
         warm_up(self.pipeline)
 
     def diarize(self, waveform: np.ndarray, *, num_speakers: int | None = None, min_speakers: int | None = None,
                 max_speakers: int | None = None, hook: Hook | None = None):
         annotation = run_pipeline(self.pipeline, waveform, num_speakers=num_speakers, min_speakers=min_speakers,
-                                  max_speakers=max_speakers, hook=hook)
+                                  max_speakers=max_speakers, hook=hook, speech=self.speech,
+                                  speech_fill=self.fill_options)
         metadata = {
             "backend": self.name,
             "models": self.models,

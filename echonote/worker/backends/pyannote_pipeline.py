@@ -273,7 +273,8 @@ def write_offline_pipeline_dir(path: str | os.PathLike, *, pipeline: dict | None
     wrapper saved as a pyannote checkpoint, and ``plda/`` holds an identity PLDA that
     only satisfies pyannote's loader (agglomerative clustering does not use it). The
     config names pyannote's stock ``SpeakerDiarization``, which embeds every window
-    (no ``embedding_stride``), so it is slower than the offline backend.
+    (no ``embedding_stride``), so it is slower than the offline backend, and has neither the
+    relative minimum cluster size nor the silero-vad speech fill (pyannote's own classes only).
     """
     import numpy as np
     import pyannote.audio
@@ -301,6 +302,10 @@ def write_offline_pipeline_dir(path: str | os.PathLike, *, pipeline: dict | None
 
     structure = merge(DEFAULT_PIPELINE, pipeline)
     structure.pop("embedding_stride", None)  # echonote's stitching; pyannote's own class embeds every window
+    params = merge(DEFAULT_HYPERPARAMETERS, hyperparameters)
+    if structure.get("clustering") == "RelativeAgglomerativeClustering":  # echonote's; pyannote has the fixed rule
+        structure["clustering"] = "AgglomerativeClustering"
+        params["clustering"].pop("min_cluster_fraction", None)
     config = {
         "dependencies": {"pyannote.audio": pyannote.audio.__version__},
         "pipeline": {
@@ -312,7 +317,7 @@ def write_offline_pipeline_dir(path: str | os.PathLike, *, pipeline: dict | None
                 **structure,
             },
         },
-        "params": merge(DEFAULT_HYPERPARAMETERS, hyperparameters),
+        "params": params,
     }
     (root / "config.yaml").write_text(yaml.safe_dump(config, sort_keys=False))
     return root
