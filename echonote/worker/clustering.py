@@ -36,3 +36,31 @@ class RelativeAgglomerativeClustering(AgglomerativeClustering):
                                    num_clusters=num_clusters)
         finally:
             self.min_cluster_size = fixed
+
+
+def absorb_small_speakers(annotation, centroids, labels: list[str], min_seconds: float, keep_at_least: int = 1):
+    """Give speakers with less than ``min_seconds`` of speech in all to the speaker whose centroid is closest.
+
+    A cluster that talks for a second or two in a whole recording is far more often a piece
+    of someone else (a laugh, a cough, a turn cut by overlap) than a person of its own; the
+    rule is in seconds, so it means the same at every length. ``keep_at_least`` (the
+    requested minimum number of speakers) is never undercut. Returns
+    ``(annotation, centroids, labels)``, centroids and labels of the speakers kept.
+    """
+    import numpy as np
+
+    if centroids is None or len(labels) != len(centroids) or not min_seconds:
+        return annotation, centroids, labels
+    speech = {label: annotation.label_timeline(label).support().duration() for label in annotation.labels()}
+    ranked = sorted(labels, key=lambda label: -speech.get(label, 0.0))
+    keep = [label for label in ranked if speech.get(label, 0.0) >= min_seconds]
+    keep += [label for label in ranked if label not in keep][: max(0, keep_at_least - len(keep))]
+    small = [label for label in annotation.labels() if label not in keep]
+    if not keep or not small:
+        return annotation, centroids, labels
+    index = {label: i for i, label in enumerate(labels)}
+    unit = centroids / np.maximum(np.linalg.norm(centroids, axis=1, keepdims=True), 1e-12)
+    kept = unit[[index[label] for label in keep]]
+    mapping = {label: keep[int(np.argmax(kept @ unit[index[label]]))] for label in small}
+    merged = annotation.rename_labels(mapping=mapping).support()
+    return merged, centroids[[index[label] for label in keep]], keep

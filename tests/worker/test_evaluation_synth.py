@@ -8,28 +8,23 @@ import pytest
 
 pytest.importorskip("pyannote.metrics")
 
-from pyannote.core import Annotation, Segment  # noqa: E402
+from pyannote.core import Annotation  # noqa: E402
+from support.annotations import annotation  # noqa: E402
 
 from echonote.evaluation import evaluate  # noqa: E402
 
 
-def _ann(*turns):
-    annotation = Annotation(uri="x")
-    for start, end, speaker in turns:
-        annotation[Segment(start, end)] = speaker
-    return annotation
-
 
 def test_perfect_and_empty_hypotheses():
-    ref = _ann((0, 4, "a"), (4, 10, "b"))
-    assert evaluate(ref, _ann((0, 4, "S1"), (4, 10, "S2")))["der"] == 0.0
+    ref = annotation((0, 4, "a"), (4, 10, "b"))
+    assert evaluate(ref, annotation((0, 4, "S1"), (4, 10, "S2")))["der"] == 0.0
     empty = evaluate(ref, Annotation(uri="x"))
     assert empty["missed"] == 1.0 and empty["der"] == 1.0 and empty["jer"] == 1.0
 
 
 def test_der_parts_and_collar_and_uem():
-    ref = _ann((0, 4, "a"), (4, 10, "b"))
-    hyp = _ann((0, 5, "A"), (5, 9, "B"))  # 1 s confusion, 1 s missed
+    ref = annotation((0, 4, "a"), (4, 10, "b"))
+    hyp = annotation((0, 5, "A"), (5, 9, "B"))  # 1 s confusion, 1 s missed
     scores = evaluate(ref, hyp)
     assert scores["confusion"] == pytest.approx(0.1) and scores["missed"] == pytest.approx(0.1)
     assert scores["false_alarm"] == 0.0 and scores["der"] == pytest.approx(0.2)

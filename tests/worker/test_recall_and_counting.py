@@ -39,10 +39,15 @@ def _reference(turns) -> Annotation:
     return reference
 
 
-def test_quiet_far_speaker_is_found(backend):
+@pytest.fixture(scope="module")
+def quiet_conversation():
+    return generate_conversation("quiet", seed=21, duration=60, num_speakers=2, far={1: -35.0},
+                                 overlap_rate=0.0, backchannel_rate=0.0)
+
+
+def test_quiet_far_speaker_is_found(backend, quiet_conversation):
     """A talker across the room at -35 dBFS, under a close one, is found: most of their speech is labelled."""
-    mix, turns, voices = generate_conversation("quiet", seed=21, duration=60, num_speakers=2, far={1: -35.0},
-                                               overlap_rate=0.0, backchannel_rate=0.0)
+    mix, turns, voices = quiet_conversation
     reference = _reference(turns)
     quiet = reference.label_timeline(voices[1].name).support()
     assert quiet.duration() > 10, "the conversation must give the quiet speaker real speaking time"
@@ -65,3 +70,11 @@ def test_speaker_count_without_being_told(backend, speakers, seconds, seed):
                                                num_speakers=speakers, tract_spread=0.2)
     annotation, _ = backend.diarize(mix)
     assert len(annotation.labels()) == speakers, annotation.chart()
+
+
+@pytest.mark.parametrize("bounds, allowed", [({"num_speakers": 3}, {3}), ({"max_speakers": 1}, {1}),
+                                             ({"min_speakers": 3}, {3, 4, 5})])
+def test_speaker_bounds_are_respected(backend, quiet_conversation, bounds, allowed):
+    """--num/--min/--max-speakers win over the counting rules (small-speaker merging included)."""
+    annotation, _ = backend.diarize(quiet_conversation[0], **bounds)
+    assert len(annotation.labels()) in allowed, (bounds, annotation.labels())

@@ -30,6 +30,7 @@ __all__ = [
     "DEFAULT_EMBEDDING",
     "DEFAULT_HYPERPARAMETERS",
     "DEFAULT_PIPELINE",
+    "DEFAULT_MIN_SPEAKER_SECONDS",
     "DEFAULT_SPEECH_FILL",
     "OfflineBackend",
     "build_pipeline",
@@ -65,6 +66,9 @@ DEFAULT_SPEECH_FILL: dict[str, Any] = {
     "embed_min_duration": 1.0,
     "min_similarity": 0.3,
 }
+# A "speaker" with less speech than this in the whole recording is merged into the closest one
+# (echonote.worker.clustering.absorb_small_speakers); not applied when the number of speakers is given.
+DEFAULT_MIN_SPEAKER_SECONDS = 2.0
 # Tunable hyper-parameters (pipeline.instantiate).
 DEFAULT_HYPERPARAMETERS: dict[str, Any] = {
     "segmentation": {"min_duration_off": 0.0},
@@ -141,9 +145,12 @@ def clip_annotation(annotation, duration: float):
 
 
 def run_pipeline(pipeline, waveform: np.ndarray, *, num_speakers=None, min_speakers=None, max_speakers=None,
-                 hook: Hook | None = None, uri: str = "audio", speech=None, speech_fill: dict | None = None):
+                 hook: Hook | None = None, uri: str = "audio", speech=None, speech_fill: dict | None = None,
+                 min_speaker_seconds: float = 0.0):
     """Apply a pyannote diarization pipeline to an in-memory 16 kHz waveform; returns a clipped Annotation.
 
+    Unless ``num_speakers`` is given, speakers with less than ``min_speaker_seconds`` of speech are
+    merged into the closest one (:func:`~echonote.worker.clustering.absorb_small_speakers`).
     With ``speech`` (a :class:`~echonote.worker.speech_fill.SileroSpeech`), speech that detector
     finds where the pipeline found none is added and given a speaker (``speech_fill`` options).
     """
@@ -155,14 +162,20 @@ def run_pipeline(pipeline, waveform: np.ndarray, *, num_speakers=None, min_speak
                       hook=hook)
     raw = getattr(output, "speaker_diarization", output)
     annotation = clip_annotation(raw, samples.size / SAMPLE_RATE)
+    centroids, labels = getattr(output, "speaker_embeddings", None), list(raw.labels())
+    if min_speaker_seconds and num_speakers is None:
+        from echonote.worker.clustering import absorb_small_speakers
+
+        annotation, centroids, labels = absorb_small_speakers(annotation, centroids, labels, min_speaker_seconds,
+                                                              keep_at_least=min_speakers or 1)
     if speech is None:
         return annotation
     from echonote.worker.speech_fill import fill_missed_speech
 
     options = dict(speech_fill or {})
     regions = speech.regions(samples, threshold=options.pop("threshold", 0.5))
-    filled, _ = fill_missed_speech(annotation, regions, centroids=getattr(output, "speaker_embeddings", None),
-                                   labels=list(raw.labels()), embed=region_embedder(pipeline, samples), **options)
+    filled, _ = fill_missed_speech(annotation, regions, centroids=centroids, labels=labels,
+                                   embed=region_embedder(pipeline, samples), **options)
     return filled
 
 
@@ -195,7 +208,8 @@ class OfflineBackend:
     name = "offline"
 
     def __init__(self, pipeline: dict | None = None, embedding: dict | None = None,
-                 hyperparameters: dict | None = None, speech_fill: dict | None = None, device: str | None = None):
+                 hyperparameters: dict | None = None, speech_fill: dict | None = None,
+                 min_speaker_seconds: float = DEFAULT_MIN_SPEAKER_SECONDS, device: str | None = None):
         from echonote.worker.weights import describe
 
         self.options = {
@@ -203,6 +217,7 @@ class OfflineBackend:
             "embedding": merge(DEFAULT_EMBEDDING, embedding),
             "hyperparameters": merge(DEFAULT_HYPERPARAMETERS, hyperparameters),
             "speech_fill": merge(DEFAULT_SPEECH_FILL, speech_fill),
+            "min_speaker_seconds": float(min_speaker_seconds),
         }
         configure_threads()
         self.pipeline = build_pipeline(pipeline, embedding, hyperparameters, device)
@@ -222,7 +237,8 @@ class OfflineBackend:
                 max_speakers: int | None = None, hook: Hook | None = None):
         annotation = run_pipeline(self.pipeline, waveform, num_speakers=num_speakers, min_speakers=min_speakers,
                                   max_speakers=max_speakers, hook=hook, speech=self.speech,
-                                  speech_fill=self.fill_options)
+                                  speech_fill=self.fill_options,
+                                  min_speaker_seconds=self.options["min_speaker_seconds"])
         metadata = {
             "backend": self.name,
             "models": self.models,
