@@ -21,8 +21,8 @@ REAL_DEV = Path(os.environ.get("ECHONOTE_REAL_DEV", ROOT.parent / "shared" / "da
 
 # file -> (highest DER at collar 0 we accept, speakers in the reference)
 BOUNDS = {
-    "ami_es2004a_750_810": (0.16, 4),
-    "childes_macwhinney_010411a_clip": (0.83, 2),
+    "ami_es2004a_750_810": (0.14, 4),
+    "childes_macwhinney_010411a_clip": (0.71, 2),
     "pyaa_diarization_example": (0.06, 4),
     "voxconverse_aepyx": (0.19, 4),
 }
@@ -61,4 +61,4 @@ def test_der_stays_within_its_bound(report, name):
 
 def test_mean_der_is_below_the_old_defaults(report):
     """The previous defaults averaged 30.6 % on these four files."""
-    assert report["mean"]["scores"]["0"]["der"] <= 0.29
+    assert report["mean"]["scores"]["0"]["der"] <= 0.27

@@ -72,7 +72,7 @@ DEFAULT_MIN_SPEAKER_SECONDS = 2.0
 # Tunable hyper-parameters (pipeline.instantiate).
 DEFAULT_HYPERPARAMETERS: dict[str, Any] = {
     "segmentation": {"min_duration_off": 0.0},
-    "clustering": {"method": "centroid", "min_cluster_size": 3, "min_cluster_fraction": 0.02, "threshold": 0.6},
+    "clustering": {"method": "centroid", "min_cluster_size": 3, "min_cluster_fraction": 0.02, "threshold": 0.65},
 }
 
 
