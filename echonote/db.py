@@ -143,8 +143,22 @@ def _engine_for(url: str) -> tuple[Engine, tuple[int, int] | None]:
         event.listen(engine, "connect", _sqlite_pragmas)
     else:
         engine = create_engine(url, pool_pre_ping=True)
-    Base.metadata.create_all(engine)
+    _create_tables(engine)
     return engine, (_file_identity(path) if path is not None else None)
+
+
+def _create_tables(engine: Engine, attempts: int = 5) -> None:
+    """Create missing tables; processes opening a new database at once may race (check, then CREATE):
+    the loser's "already exists" just means the winner made it, so look again."""
+    from sqlalchemy.exc import OperationalError, ProgrammingError
+
+    for attempt in range(attempts):
+        try:
+            Base.metadata.create_all(engine)
+            return
+        except (OperationalError, ProgrammingError) as exc:
+            if "already exists" not in str(exc) or attempt == attempts - 1:
+                raise
 
 
 def engine(url: str | None = None) -> Engine:

@@ -103,3 +103,31 @@ def test_twenty_racing_first_submits_create_the_user_once(tmp_path, database_url
     assert outcomes == ["admitted"] * 20, [o for o in outcomes if o != "admitted"][:3]
     assert [u.name for u in db.list_users(database_url)].count(user) == 1
     assert used_seconds(database_url, user) == 100.0
+
+
+OPENER = """
+import sys, time
+from pathlib import Path
+go, url = Path(sys.argv[1]), sys.argv[2]
+from echonote import db
+while not go.exists():
+    time.sleep(0.001)
+try:
+    db.engine(url)
+    print("opened")
+except Exception as exc:
+    print(f"error {type(exc).__name__}: {str(exc)[:200]}")
+"""
+
+
+def test_twenty_processes_opening_a_new_database_at_once_all_succeed(tmp_path):
+    """Creating the tables of a brand-new database is check-then-CREATE: racing processes saw
+    'table users already exists' (seen in a loaded test run) until the loser looked again."""
+    url = f"sqlite:///{tmp_path / 'fresh.db'}"
+    go = tmp_path / "go"
+    procs = [subprocess.Popen([sys.executable, "-c", OPENER, str(go), url], stdout=subprocess.PIPE,
+                              stderr=subprocess.PIPE, text=True) for _ in range(20)]
+    time.sleep(3)  # let every interpreter import echonote and wait on the signal
+    go.touch()
+    outcomes = [p.communicate(timeout=120)[0].strip() for p in procs]
+    assert outcomes == ["opened"] * 20, [o for o in outcomes if o != "opened"][:3]
