@@ -61,17 +61,23 @@ def race(tmp_path: Path, url: str, user: str, seconds: float, processes: int) ->
         ready_files.append(ready)
         procs.append(subprocess.Popen([sys.executable, "-c", SUBMITTER, str(go), str(ready), user, str(seconds)],
                                       env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True))
-    deadline = time.monotonic() + 120
-    while not all(r.exists() for r in ready_files):
-        assert time.monotonic() < deadline, "the submitter processes did not start within 120 s"
-        assert all(p.poll() is None for p in procs), [p.communicate() for p in procs if p.poll() is not None][:1]
-        time.sleep(0.05)
-    go.touch()
-    outcomes = []
-    for p in procs:
-        out, err = p.communicate(timeout=120)
-        outcomes.append(out.strip() or f"error (no output) {err.strip()[-300:]}")
-    return outcomes
+    try:
+        deadline = time.monotonic() + 120
+        while not all(r.exists() for r in ready_files):
+            assert time.monotonic() < deadline, "the submitter processes did not start within 120 s"
+            assert all(p.poll() is None for p in procs), [p.communicate() for p in procs if p.poll() is not None][:1]
+            time.sleep(0.05)
+        go.touch()
+        outcomes = []
+        for p in procs:
+            out, err = p.communicate(timeout=120)
+            outcomes.append(out.strip() or f"error (no output) {err.strip()[-300:]}")
+        return outcomes
+    finally:  # a failed start leaves the others waiting for the signal: never leave them behind
+        for p in procs:
+            if p.poll() is None:
+                p.kill()
+                p.wait()
 
 
 def used_seconds(url: str, user: str) -> float:
@@ -129,5 +135,10 @@ def test_twenty_processes_opening_a_new_database_at_once_all_succeed(tmp_path):
                               stderr=subprocess.PIPE, text=True) for _ in range(20)]
     time.sleep(3)  # let every interpreter import echonote and wait on the signal
     go.touch()
-    outcomes = [p.communicate(timeout=120)[0].strip() for p in procs]
+    try:
+        outcomes = [p.communicate(timeout=120)[0].strip() for p in procs]
+    finally:
+        for p in procs:
+            if p.poll() is None:
+                p.kill()
     assert outcomes == ["opened"] * 20, [o for o in outcomes if o != "opened"][:3]
