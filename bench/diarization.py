@@ -163,28 +163,22 @@ CROWDS = [("crowd4_20min", 4, 1200.0, 20), ("crowd8_3min", 8, 180.0, 21)]
 
 def length_and_crowd() -> list[dict]:
     """Our backend on a 20-minute 4-speaker and a 3-minute 8-speaker synthetic conversation."""
-    from echonote.synth import _write_conversation, generate_conversation
+    from echonote.synth import conversation_file
 
-    folder = CACHE / "crowds"
-    folder.mkdir(parents=True, exist_ok=True)
-    wavs = []
-    for uri, speakers, seconds, seed in CROWDS:
-        if not (folder / f"{uri}.wav").is_file():
-            mix, turns, _ = generate_conversation(uri, seed=seed, duration=seconds, num_speakers=speakers,
-                                                  tract_spread=0.2)
-            _write_conversation(folder, uri, mix, turns)
-        wavs.append(folder / f"{uri}.wav")
+    wavs = [conversation_file(CACHE / "crowds", uri, seed, duration=seconds, num_speakers=speakers, tract_spread=0.2)
+            for uri, speakers, seconds, seed in CROWDS]
     run = run_system("echonote", wavs)
-    rows = []
-    for wav in wavs:
-        found = run["files"][str(wav)]
-        scored = evaluate(wav.with_suffix(".rttm"), found)
-        reference = {line.split()[7] for line in wav.with_suffix(".rttm").read_text().splitlines() if line}
-        rows.append({"name": wav.stem, "duration": duration_of(wav), "rtf": found["seconds"] / duration_of(wav),
-                     "speakers_reference": len(reference),
-                     "speakers_found": len({seg["speaker"] for seg in found["segments"]}),
-                     **{k: scored[k] for k in ("der", "missed", "false_alarm", "confusion")}})
-    return rows
+    return [{"name": wav.stem, **score_one(wav, run["files"][str(wav)])} for wav in wavs]
+
+
+def score_one(wav: Path, found: dict) -> dict:
+    """DER and its parts, speakers in the reference vs found, seconds and RTF for one file's result."""
+    scored = evaluate(wav.with_suffix(".rttm"), found)
+    reference = {line.split()[7] for line in wav.with_suffix(".rttm").read_text().splitlines() if line}
+    duration = duration_of(wav)
+    return {"duration": duration, "seconds": found["seconds"], "rtf": found["seconds"] / duration,
+            "speakers_reference": len(reference), "speakers_found": len({seg["speaker"] for seg in found["segments"]}),
+            **{k: scored[k] for k in ("der", "missed", "false_alarm", "confusion")}}
 
 
 def render_crowds(rows: list[dict]) -> list[str]:
@@ -376,12 +370,7 @@ def main(argv=None) -> int:
     hour = None
     if hour_wav is not None:
         run = run_system("echonote", [hour_wav])
-        found = run["files"][str(hour_wav)]
-        scored = evaluate(hour_wav.with_suffix(".rttm"), found)
-        reference = {line.split()[7] for line in hour_wav.with_suffix(".rttm").read_text().splitlines() if line}
-        hour = {"seconds": found["seconds"], "peak_rss_mb": run["peak_rss_mb"], "duration": duration_of(hour_wav),
-                **{k: scored[k] for k in ("der", "missed", "false_alarm", "confusion")},
-                "speakers_found": len({s["speaker"] for s in found["segments"]}), "speakers_reference": len(reference)}
+        hour = {"peak_rss_mb": run["peak_rss_mb"], **score_one(hour_wav, run["files"][str(hour_wav)])}
 
     lines = render(table, trade, hour, args.n, memory, real, crowds)
     print("\n".join(lines))

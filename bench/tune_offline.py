@@ -75,7 +75,7 @@ class CachedDiarization(StitchedSpeakerDiarization):
 
 def dev_files(real_dev: Path, cache: Path) -> dict[str, dict]:
     """name -> {wav, rttm, kind} for the real recordings, the sample and the coverage set."""
-    from echonote.synth import _write_conversation, generate_conversation
+    from echonote.synth import conversation_file
 
     files = {}
     if real_dev.is_dir():
@@ -84,13 +84,9 @@ def dev_files(real_dev: Path, cache: Path) -> dict[str, dict]:
                 files[wav.stem] = {"wav": wav, "rttm": wav.with_suffix(".rttm"), "kind": "real"}
     sample = Path(next(iter(importlib.util.find_spec("pyannote.audio").submodule_search_locations))) / "sample"
     files["sample"] = {"wav": sample / "sample.wav", "rttm": sample / "sample.rttm", "kind": "sample"}
-    cache.mkdir(parents=True, exist_ok=True)
     for i, (uri, speakers, seconds) in enumerate(COVERAGE):
-        if not (cache / f"{uri}.wav").is_file():
-            mix, turns, _ = generate_conversation(uri, seed=5000 + i, duration=seconds, num_speakers=speakers,
-                                                  tract_spread=0.2)
-            _write_conversation(cache, uri, mix, turns)
-        files[uri] = {"wav": cache / f"{uri}.wav", "rttm": cache / f"{uri}.rttm", "kind": "coverage"}
+        wav = conversation_file(cache, uri, 5000 + i, duration=seconds, num_speakers=speakers, tract_spread=0.2)
+        files[uri] = {"wav": wav, "rttm": wav.with_suffix(".rttm"), "kind": "coverage"}
     return files
 
 
@@ -160,7 +156,8 @@ def main(argv=None) -> int:
                "min_cluster_fraction": fraction,
                **score_row(files, scores), "files": scores}
         rows.append(row)
-        print(f"min speaker {seconds:.0f} s, threshold {threshold:.2f}, min size {size:2d} fraction {fraction:.2f}: real mean DER "
+        print(f"min speaker {seconds:.0f} s, threshold {threshold:.2f}, min size {size:2d} "
+              f"fraction {fraction:.2f}: real mean DER "
               f"{100 * row['real_mean_der']:5.1f} %, coverage miscounted {row['coverage_miscounted']}, sample DER "
               f"{100 * row['sample_der']:4.1f} % | " + " ".join(
                   f"{n}:{100 * s['der']:.0f}%/{s['found']}({s['speakers']})" for n, s in scores.items()), flush=True)

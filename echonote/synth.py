@@ -26,7 +26,7 @@ from pathlib import Path
 
 import numpy as np
 
-__all__ = ["Voice", "Turn", "far_away", "generate_conversation", "generate_set", "main"]
+__all__ = ["Voice", "Turn", "conversation_file", "far_away", "generate_conversation", "generate_set", "main"]
 
 SAMPLE_RATE = 16_000
 ACCENTS = ["en-us", "en-gb", "en-gb-scotland", "en-gb-x-rp", "en-gb-x-gbclan", "en-gb-x-gbcwmd", "en-029",
@@ -245,6 +245,17 @@ def _write_conversation(out: Path, uri: str, mix: np.ndarray, turns: list[Turn])
     with open(out / f"{uri}.stm", "w") as fh:
         for t in turns:
             fh.write(f"{uri} 1 {t.speaker} {t.start:.3f} {t.end:.3f} <o,f0,unknown> {t.text}\n")
+
+
+def conversation_file(out: str | Path, uri: str, seed: int, **options) -> Path:
+    """``out/<uri>.wav`` (+ .rttm, .stm) from :func:`generate_conversation`, written once and reused after."""
+    out = Path(out)
+    wav = out / f"{uri}.wav"
+    if not (wav.is_file() and wav.with_suffix(".rttm").is_file()):
+        out.mkdir(parents=True, exist_ok=True)
+        mix, turns, _ = generate_conversation(uri, seed=seed, **options)
+        _write_conversation(out, uri, mix, turns)
+    return wav
 
 
 def generate_set(out: str | Path, n: int, seed: int = 0, *, duration: float = 90.0, noise: bool = True,

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import math
 
+import numpy as np
 from pyannote.audio.pipelines.clustering import AgglomerativeClustering
 from pyannote.pipeline.parameter import Uniform
 
@@ -47,8 +48,6 @@ def absorb_small_speakers(annotation, centroids, labels: list[str], min_seconds:
     requested minimum number of speakers) is never undercut. Returns
     ``(annotation, centroids, labels)``, centroids and labels of the speakers kept.
     """
-    import numpy as np
-
     if centroids is None or len(labels) != len(centroids) or not min_seconds:
         return annotation, centroids, labels
     speech = {label: annotation.label_timeline(label).support().duration() for label in annotation.labels()}

@@ -51,3 +51,15 @@ def test_synth_is_deterministic_and_consistent(tmp_path):
     assert 2 <= len(speakers) <= 5 and all(float(line.split()[4]) > 0 for line in rttm)
     assert (tmp_path / "a" / "synth003_000.stm").read_text().strip()
     assert evaluate(tmp_path / "a" / "synth003_000.rttm", tmp_path / "a" / "synth003_000.rttm")["der"] == 0.0
+
+
+@pytest.mark.skipif(shutil.which("espeak-ng") is None, reason="espeak-ng is not installed")
+def test_conversation_file_is_written_once_and_reused(tmp_path):
+    """Benchmarks ask for the same conversation every run: it is generated the first time only."""
+    from echonote.synth import conversation_file
+
+    wav = conversation_file(tmp_path, "once", 3, duration=8.0, num_speakers=2, tract_spread=0.2)
+    assert wav.is_file() and wav.with_suffix(".rttm").read_text().count("SPEAKER") >= 2
+    written = wav.stat().st_mtime_ns
+    assert conversation_file(tmp_path, "once", 3, duration=8.0, num_speakers=2, tract_spread=0.2) == wav
+    assert wav.stat().st_mtime_ns == written
