@@ -414,8 +414,8 @@ def render(table, trade, hour, n, memory=(), real=None, crowds=()) -> list[str]:
         "## Synthetic conversations and pyannote's sample",
         "",
         f"Data: pyannote's 30 s two-speaker sample, {n} synthetic espeak-ng conversations of about 90 s with "
-        "2-5 speakers, overlaps, backchannels and noise (`python -m echonote.synth --seed 2`; tuning used "
-        "seed 1), and a 10-minute synthetic conversation (seed 3).",
+        "2-5 speakers, overlaps, backchannels and noise (`python -m echonote.synth --seed 2`; never used "
+        "for tuning), and a 10-minute synthetic conversation (seed 3).",
         "",
         "| system | sample DER (c0 / c0.25) | synthetic DER (c0 / c0.25) | RTF | RTF 10 min | peak RSS 10 min |",
         "| --- | --- | --- | --- | --- | --- |",
