@@ -75,6 +75,8 @@ MEMORY_VARIANTS = [
     ("oneDNN primitive cache 1,024 (oneDNN's default)", {}, ONEDNN_DEFAULT),
     ("batch sizes 32 / 32 (pyannote's defaults)", BIG_BATCHES, {}),
     ("both (pyannote's and oneDNN's defaults)", BIG_BATCHES, ONEDNN_DEFAULT),
+    ("speech fill off (no silero-vad)", {"speech_fill": {"enabled": False}}, {}),
+    ("defaults, run again (run-to-run spread)", {}, {}),
 ]
 
 
