@@ -56,10 +56,11 @@ class Setting:
 
 SETTINGS: tuple[Setting, ...] = (
     # --- where things live
-    Setting("state_dir", ".state", "Directory for the database, logs, pid files and beat's schedule file."),
-    Setting("data_dir", "data", "Root of audio the tasks may read (the bundled samples live here)."),
-    Setting("upload_dir", "data/uploads", "Root where uploaded audio is stored under generated names."),
-    Setting("results_dir", "results", "Where RTTM/JSON results are written."),
+    Setting("home", "", "Base of the four folders below when they are not set; empty = the source checkout echonote runs from, else $XDG_DATA_HOME/echonote. Never the current directory."),
+    Setting("state_dir", ".state", "Directory for the database, logs, pid files and beat's schedule file (relative: under ECHONOTE_HOME)."),
+    Setting("data_dir", "data", "Root of audio the tasks may read (the bundled samples live here; relative: under ECHONOTE_HOME)."),
+    Setting("upload_dir", "data/uploads", "Root where uploaded audio is stored under content-named files (relative: under ECHONOTE_HOME)."),
+    Setting("results_dir", "results", "Where RTTM/JSON results are written (relative: under ECHONOTE_HOME)."),
     Setting("database_url", "", "SQLAlchemy URL of the jobs/quotas database; empty = SQLite file in the state dir."),
     # --- broker and stack
     Setting("broker_url", "", "Use this existing broker instead of starting a private Redis (e.g. redis://host:6379/0)."),
@@ -96,11 +97,30 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("workshop_schedule_seconds", 0, "If > 0, beat runs reset_daily_quotas every N seconds instead of daily at 00:00 UTC.", _int),
     Setting("beat_lock_seconds", 30, "Expiry of the Redis lock that keeps a second beat from sending; a standby takes over this long after the holder stops.", _int),
     Setting("janitor_seconds", 60, "Beat sends requeue_stranded this often: jobs whose worker process died (kill -9, lost node) go back on their queue.", _int),
+    Setting("upload_retention_days", 7.0, "Uploaded audio not used by a job for this many days is deleted by beat's cleanup task; 0 = keep forever.", _float),
+    Setting("results_retention_days", 30.0, "Result folders older than this many days are deleted by beat's cleanup task; 0 = keep forever.", _float),
+    Setting("cleanup_seconds", 3600, "Beat sends the cleanup task (uploads and results past their retention) this often.", _int),
     Setting("daily_quota_seconds", 7200.0, "Audio seconds a new user may submit per day.", _float),
     Setting("user", "", "Name that jobs are submitted under; empty = the login name."),
 )
 
 BY_KEY = {setting.key: setting for setting in SETTINGS}
+
+# The folders a client, beat and every worker must agree on. A value set in the
+# environment is taken as given (relative to the directory it was set in); the
+# defaults hang off ECHONOTE_HOME, so `echonote diarize` run from any folder finds
+# the same database, uploads and stack.
+DIR_KEYS = ("state_dir", "data_dir", "upload_dir", "results_dir")
+
+
+def default_home(environ: dict[str, str] | os._Environ[str] | None = None) -> Path:
+    """The source checkout this package runs from (an editable install), else the user's data folder."""
+    environ = os.environ if environ is None else environ
+    checkout = Path(__file__).resolve().parents[1]
+    if (checkout / "pyproject.toml").is_file() and (checkout / "echonote" / "celery_app.py").is_file():
+        return checkout
+    base = environ.get("XDG_DATA_HOME") or str(Path.home() / ".local" / "share")
+    return Path(base).expanduser() / "echonote"
 
 
 class ConfigError(ValueError):
@@ -121,10 +141,10 @@ class Config:
 
     @property
     def state_path(self) -> Path:
-        return Path(self.values["state_dir"]).expanduser().resolve()
+        return Path(self.values["state_dir"])
 
     def path(self, key: str) -> Path:
-        """A directory setting as an absolute path."""
+        """A directory setting as an absolute path (resolved once, in :func:`load`)."""
         return Path(self.values[key]).expanduser().resolve()
 
     @property
@@ -201,6 +221,11 @@ def load(environ: dict[str, str] | None = None) -> Config:
             values[setting.key] = setting.parse(raw)
         except ValueError as exc:
             raise ConfigError(f"{setting.env}={raw!r} is not valid ({exc}). {setting.doc}") from None
+    home = Path(values["home"]).expanduser().resolve() if values["home"] else default_home(environ)
+    values["home"] = str(home)
+    for key in DIR_KEYS:
+        given = environ.get(BY_KEY[key].env)
+        values[key] = str(Path(given).expanduser().resolve() if given else home / values[key])
     if values["visibility_timeout"] <= values["hard_time_limit"]:
         raise ConfigError(
             f"ECHONOTE_VISIBILITY_TIMEOUT ({values['visibility_timeout']} s) must exceed "
