@@ -37,7 +37,7 @@ test-fast: setup
 	$(BIN)/python -m pytest -m "not slow"
 
 lab: setup up
-	$(BIN)/jupyter lab --notebook-dir=notebooks
+	$(BIN)/echonote lab serve
 
 up: setup
 	$(BIN)/echonote up

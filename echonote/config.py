@@ -102,6 +102,8 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("cleanup_seconds", 3600, "Beat sends the cleanup task (uploads and results past their retention) this often.", _int),
     Setting("daily_quota_seconds", 7200.0, "Audio seconds a new user may submit per day.", _float),
     Setting("user", "", "Name that jobs are submitted under; empty = the login name."),
+    Setting("beat_lock_key", "echonote:beat-lock", "Redis key of the beat lock; a beat given its own key (the notebooks' workshop beat) sends beside the stack's beat instead of standing by."),
+    Setting("lab_port", 8888, "Port `echonote lab serve` gives JupyterLab.", _int),
 )
 
 BY_KEY = {setting.key: setting for setting in SETTINGS}

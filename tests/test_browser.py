@@ -1,6 +1,6 @@
 """A person's path through notebook 03 in a real browser: run all, click Submit, see 100 % and the result.
 
-JupyterLab runs headless with this session's private settings; Debian's
+JupyterLab runs headless on the working copy and settings `echonote lab serve` prepares; Debian's
 Chromium (``/usr/bin/chromium``) is driven by Playwright — browser downloads
 do not work here, so Playwright never fetches one. Screenshots go to
 ``test-artifacts/`` (not committed).
@@ -8,9 +8,7 @@ do not work here, so Playwright never fetches one. Screenshots go to
 from __future__ import annotations
 
 import secrets
-import shutil
 import subprocess
-import sys
 import time
 import urllib.request
 from pathlib import Path
@@ -18,7 +16,8 @@ from pathlib import Path
 import pytest
 
 from conftest import free_port
-from test_notebooks import NOTEBOOKS, ROOT, kernel_env
+from echonote.lab import serve
+from test_notebooks import ROOT, kernel_env
 
 CHROMIUM = "/usr/bin/chromium"
 ARTIFACTS = ROOT / "test-artifacts"
@@ -35,19 +34,15 @@ pytestmark = [
 
 @pytest.fixture(scope="module")
 def jupyter_lab(stack):
-    """JupyterLab on a free port, serving notebooks/, with the app's command registry exposed for the test."""
+    """JupyterLab on a free port, as `echonote lab serve` starts it, with the app's command registry exposed."""
     stack.up(("flower",))  # before any job, so Flower sees every task's events
-    served = stack.state / "lab-notebooks"  # a copy: JupyterLab autosaves outputs into what it serves
-    shutil.copytree(NOTEBOOKS, served, dirs_exist_ok=True)
+    # The working copy `echonote lab serve` makes: JupyterLab autosaves outputs into what it serves.
+    where, _ = serve.prepare(stack.cfg)
     port, token = free_port(), secrets.token_hex(16)
     log = open(stack.log_dir / "jupyterlab.log", "ab")
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "jupyter", "lab", "--no-browser", "--allow-root", f"--port={port}",
-         "--ServerApp.ip=127.0.0.1", f"--IdentityProvider.token={token}", f"--ServerApp.root_dir={served}",
-         "--LabApp.expose_app_in_browser=True", "--ServerApp.open_browser=False",
-         f"--LabApp.workspaces_dir={stack.state / 'lab-workspaces'}"],  # fresh layout: no tabs restored
-        env=kernel_env(), stdout=log, stderr=subprocess.STDOUT, cwd=served,
-    )
+    argv = serve.jupyter_argv(where, port, extra=(f"--IdentityProvider.token={token}",
+                                                  "--LabApp.expose_app_in_browser=True"))
+    proc = subprocess.Popen(argv, env=kernel_env(), stdout=log, stderr=subprocess.STDOUT, cwd=where.notebooks)
     base = f"http://127.0.0.1:{port}"
     deadline = time.monotonic() + 90
     while True:
