@@ -4,8 +4,19 @@ PYTHON ?= python3.11
 VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
+DEV_STAMP := $(VENV)/.installed-dev
+# What `make setup` installs: every role on one machine. The dev extras (pytest, Playwright, linters)
+# come only with `make test`.
+EXTRAS ?= beat,worker,lab
+# Optional: a PyTorch wheel index with CPU-only builds (about 0.2 GB instead of 2.7 GB of CUDA
+# libraries). Empty = torch from the default index, which works everywhere.
+TORCH_INDEX_URL ?=
+# Optional: install offline from a folder made by `make wheelhouse`.
+WHEELHOUSE ?=
+PIP_SOURCE := $(if $(WHEELHOUSE),--no-index --find-links $(abspath $(WHEELHOUSE)))
+TORCH_PINS := $(shell grep -oE '"torch(audio)?==[0-9.]+"' pyproject.toml | tr -d '"')
 
-.PHONY: setup demo test test-fast lab up down status requirements settings-table bench images clean help
+.PHONY: setup wheelhouse demo test test-fast lab up down status requirements settings-table bench images clean help
 
 help:
 	@echo "make demo   set up, start the stack, run the main job"
@@ -14,6 +25,7 @@ help:
 	@echo "make up | down | status   manage the stack (redis, worker, beat, flower)"
 	@echo "make requirements   regenerate requirements/*.txt from pyproject.toml"
 	@echo "make bench  run the benchmarks in bench/"
+	@echo "make wheelhouse   download every wheel once, for offline installs (make setup WHEELHOUSE=wheelhouse)"
 	@echo "make images build the three container images (ENGINE=podman or docker)"
 
 setup: $(STAMP)
@@ -22,18 +34,32 @@ $(STAMP): pyproject.toml tools/install-system-deps.sh
 	tools/install-system-deps.sh
 	@command -v $(PYTHON) >/dev/null || { echo "error: $(PYTHON) not found; install Python 3.11 or run make PYTHON=/path/to/python3.11"; exit 1; }
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
-	$(BIN)/python -m pip install --quiet --upgrade pip
-	$(BIN)/python -m pip install --quiet -e '.[beat,worker,lab,dev]'
+	$(if $(WHEELHOUSE),,$(BIN)/python -m pip install --quiet --upgrade pip)
+	$(if $(TORCH_INDEX_URL),$(BIN)/python -m pip install --quiet --index-url $(TORCH_INDEX_URL) $(TORCH_PINS))
+	$(BIN)/python -m pip install --quiet $(PIP_SOURCE) -e '.[$(EXTRAS)]'
 	touch $(STAMP)
+
+$(DEV_STAMP): $(STAMP)
+	$(BIN)/python -m pip install --quiet $(PIP_SOURCE) -e '.[dev]'
+	touch $(DEV_STAMP)
+
+# Every wheel `make setup` and `make test` need, for a room without a fast connection:
+#   make wheelhouse                      # once, where the index is reachable (about 3.5 GB)
+#   make setup WHEELHOUSE=wheelhouse     # on each machine, offline
+wheelhouse:
+	@command -v $(PYTHON) >/dev/null || { echo "error: $(PYTHON) not found; install Python 3.11 or run make PYTHON=/path/to/python3.11"; exit 1; }
+	$(if $(TORCH_INDEX_URL),$(PYTHON) -m pip download --quiet --dest $(or $(WHEELHOUSE),wheelhouse) --only-binary=:all: --index-url $(TORCH_INDEX_URL) $(TORCH_PINS))
+	$(PYTHON) -m pip wheel --quiet --wheel-dir $(or $(WHEELHOUSE),wheelhouse) --find-links $(or $(WHEELHOUSE),wheelhouse) '.[$(EXTRAS),dev]' 'setuptools>=69' wheel
+	@echo "wheelhouse ready: $(or $(WHEELHOUSE),wheelhouse) ($$(du -sh $(or $(WHEELHOUSE),wheelhouse) | cut -f1)); install with: make setup WHEELHOUSE=$(or $(WHEELHOUSE),wheelhouse)"
 
 demo: setup
 	$(BIN)/python -m echonote.demo
 
-test: setup
+test: $(DEV_STAMP)
 	$(BIN)/python tools/gen_requirements.py --check
 	$(BIN)/python -m pytest
 
-test-fast: setup
+test-fast: $(DEV_STAMP)
 	$(BIN)/python -m pytest -m "not slow"
 
 lab: setup up
