@@ -3,7 +3,7 @@
 Start a second beat by mistake (two terminals, a compose scale, a restart
 overlapping the old process) and a plain beat would send every task twice.
 With ``beat_scheduler = "echonote.beat_lock:LockedScheduler"`` each beat
-tries to take ``echonote:beat-lock`` (SET NX with expiry) on every tick; the
+tries to take ``echonote:beat-lock`` (SET NX with expiry; ``ECHONOTE_BEAT_LOCK_KEY``) on every tick; the
 holder renews it and sends, the others stand by. A crashed holder's lock
 expires after ``ECHONOTE_BEAT_LOCK_SECONDS`` and a standby takes over.
 
@@ -34,7 +34,7 @@ from echonote.private_files import write_private
 
 logger = logging.getLogger("echonote.beat_lock")
 
-LOCK_KEY = "echonote:beat-lock"
+LOCK_KEY = "echonote:beat-lock"  # the default of ECHONOTE_BEAT_LOCK_KEY: the stack's beat
 
 # Take the lock if it is free, or renew it if we hold it; 1 = ours, 0 = someone else's.
 _ACQUIRE_OR_RENEW = """
@@ -66,7 +66,9 @@ class LockedScheduler(Scheduler):
 
     def __init__(self, *args, **kwargs):
         self.schedule_filename = kwargs.pop("schedule_filename", None)
-        self.lock_seconds = float(config.load().beat_lock_seconds)
+        cfg = config.load()
+        self.lock_seconds = float(cfg.beat_lock_seconds)
+        self.lock_key = cfg.beat_lock_key
         self.token = f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
         self.holding = False
         self._announced_standby = False
@@ -90,13 +92,13 @@ class LockedScheduler(Scheduler):
     def hold_lock(self) -> bool:
         """Take or renew the lock; log each change of role. Broker errors mean standby."""
         try:
-            ours = bool(self.redis.eval(_ACQUIRE_OR_RENEW, 1, LOCK_KEY, self.token, int(self.lock_seconds * 1000)))
+            ours = bool(self.redis.eval(_ACQUIRE_OR_RENEW, 1, self.lock_key, self.token, int(self.lock_seconds * 1000)))
         except Exception as exc:  # broker down: never send blind, try again next tick
             logger.warning("beat lock: cannot reach Redis (%s); not sending until it is back", exc)
             ours = False
         was_holding, self.holding = self.holding, ours
         if ours and not was_holding:
-            logger.info("%s by %s: this beat sends the schedule", ACQUIRED, self.token)
+            logger.info("%s by %s (%s): this beat sends the schedule", ACQUIRED, self.token, self.lock_key)
             self.load_last_runs()
         elif not ours and was_holding:
             logger.warning("beat lock lost by %s: standing by", self.token)
@@ -144,7 +146,7 @@ class LockedScheduler(Scheduler):
         finally:
             if self.holding:
                 try:
-                    self.redis.eval(_RELEASE, 1, LOCK_KEY, self.token)
+                    self.redis.eval(_RELEASE, 1, self.lock_key, self.token)
                     logger.info("beat lock released by %s", self.token)
                 except Exception:
                     pass  # it expires on its own

@@ -119,17 +119,20 @@ def unregistered_in_logs(log_text: str) -> list[str]:
 
 
 def beat_lock_holder(timeout: float = 2.0) -> str | None:
-    """``host:pid:id`` of the beat that holds the beat lock (the one sending), or None when no beat does."""
+    """``host:pid:id`` of the beat that holds the stack's beat lock (the one sending), or None when no beat does.
+
+    A beat with a key of its own (the notebooks' workshop beat) does not count: it
+    does not send the stack's schedule.
+    """
     import redis
 
-    from echonote.beat_lock import LOCK_KEY
-
-    url = config.load().effective_broker_url
+    cfg = config.load()
+    url = cfg.effective_broker_url
     if not url.startswith(("redis://", "rediss://")):
         return "(not checked: the beat lock lives in a Redis broker)"
     client = redis.Redis.from_url(url, socket_timeout=timeout, socket_connect_timeout=timeout)
     try:
-        holder = client.get(LOCK_KEY)
+        holder = client.get(cfg.beat_lock_key)
     finally:
         client.close()
     return holder.decode() if holder else None

@@ -1,52 +1,41 @@
-"""A kernel's view of the stack: settings anchored at the project, roles started and stopped here.
+"""A kernel's view of the stack: settings pinned for the kernel, roles started and stopped here.
 
-A notebook runs with its own folder as the working directory, so the default
-relative settings (``.state``, ``data``) would point inside ``notebooks/``.
-:func:`configure` pins every path setting that the environment leaves unset
-to the project root, before ``echonote.celery_app`` reads them. Call it first.
+The folders (state, data, uploads, results) resolve under ECHONOTE_HOME,
+never under the kernel's working directory. :func:`configure` pins them in
+the kernel's environment, so every process it starts agrees, and refuses when
+``echonote.celery_app`` was imported with other folders. Call it first.
 """
 from __future__ import annotations
 
 import os
 import sys
 import time
-from pathlib import Path
+from contextlib import contextmanager
+from typing import Iterator
 
 from echonote import config
 from echonote.lab.tables import Table
 from echonote.stack import Stack
 
 PATH_SETTINGS = ("state_dir", "data_dir", "upload_dir", "results_dir")
-
-
-def project_root(start: Path | None = None) -> Path:
-    """The nearest folder at or above ``start`` (default: cwd) holding echonote's pyproject.toml."""
-    here = (start or Path.cwd()).resolve()
-    for folder in (here, *here.parents):
-        pyproject = folder / "pyproject.toml"
-        if pyproject.is_file() and 'name = "echonote"' in pyproject.read_text(errors="replace"):
-            return folder
-    return here
+WORKSHOP_BEAT = "beat-workshop"
+#: the workshop beat's lock expires this fast: a beat restarted after its kernel died sends again within seconds
+WORKSHOP_LOCK_SECONDS = 6
 
 
 def configure() -> config.Config:
-    """Anchor unset path settings at the project root; refuse if the app was configured before."""
+    """Pin the folder settings in this kernel's environment; refuse if the app was configured with others."""
+    cfg = config.load()
     if "echonote.celeryconfig" in sys.modules:
         loaded = sys.modules["echonote.celeryconfig"]._cfg
-        if loaded.state_path != _anchored("state_dir"):
+        if loaded.state_path != cfg.state_path:
             raise RuntimeError(
                 "echonote.celery_app was imported before echonote.lab.session.configure(); "
                 "restart the kernel and run the first cell first."
             )
     for key in PATH_SETTINGS:
-        os.environ.setdefault(config.BY_KEY[key].env, str(_anchored(key)))
+        os.environ.setdefault(config.BY_KEY[key].env, str(cfg.path(key)))
     return config.load()
-
-
-def _anchored(key: str) -> Path:
-    setting = config.BY_KEY[key]
-    raw = Path(os.environ.get(setting.env, setting.default)).expanduser()
-    return raw if raw.is_absolute() else project_root() / raw
 
 
 class LabStack(Stack):
@@ -67,30 +56,30 @@ class LabStack(Stack):
             self.started.append(role)
         return proc
 
-    def start_workshop_beat(self, every_seconds: int, name: str = "beat-workshop") -> None:
-        """Swap the daily beat for one that runs ``reset_daily_quotas`` every few seconds.
+    def start_workshop_beat(self, every_seconds: int, name: str = WORKSHOP_BEAT) -> None:
+        """Run ``reset_daily_quotas`` every few seconds in a beat of its own, beside the stack's daily beat.
 
-        Only one beat may send at a time (it holds a lock in Redis), so the daily
-        beat is stopped first; :meth:`end_workshop` puts it back.
+        It has its own schedule file and its own beat-lock key, so it neither
+        stops the stack's beat nor waits behind it; it sends only the quota reset
+        (the stack's beat keeps the janitor and cleanup), and it ends with this
+        kernel, even one killed mid-cell.
         """
         if self.process(name):
             return
-        self._daily_beat = None
-        if self.process("beat"):
-            self._daily_beat = "ours" if "beat" in self.started else "someone else's"
-            self.stop("beat")
-        self.spawn_beat(name, self.state / f"{name}-schedule",
-                        {config.BY_KEY["workshop_schedule_seconds"].env: str(every_seconds)})
+        env = {
+            config.BY_KEY["workshop_schedule_seconds"].env: str(every_seconds),
+            config.BY_KEY["beat_lock_key"].env: f"{config.load().beat_lock_key}:{name}",
+            config.BY_KEY["beat_lock_seconds"].env: str(WORKSHOP_LOCK_SECONDS),
+            # The stack's beat sends these; a second sender would only repeat them.
+            config.BY_KEY["janitor_seconds"].env: str(365 * 86400),
+            config.BY_KEY["cleanup_seconds"].env: str(365 * 86400),
+        }
+        self.spawn_beat(name, self.state / f"{name}-schedule", env)
 
-    def end_workshop(self, name: str = "beat-workshop") -> str:
-        """Stop the workshop beat and restart the daily beat if one ran before; say what happened."""
-        self.stop(name)
-        previous = getattr(self, "_daily_beat", None)
-        if previous == "ours":
-            self.start_beat()
-        elif previous:
-            Stack(self.cfg, detach=True).start_beat()  # it was not this kernel's: it outlives the kernel again
-        return f"workshop beat stopped; daily beat {'restarted' if previous else 'was not running, left off'}"
+    def end_workshop(self, name: str = WORKSHOP_BEAT) -> str:
+        """Stop the workshop beat; the stack's beat was never touched. Say what happened."""
+        stopped = self.stop(name)
+        return f"workshop beat {'stopped' if stopped else 'was not running'}; the stack's beat was left as it was"
 
     def down(self) -> list[str]:
         """Stop the roles this kernel started, newest first; leave everyone else's running."""
@@ -116,6 +105,17 @@ class LabStack(Stack):
                 raise TimeoutError(f"{text!r} not in the {role} log after {timeout:.0f} s:\n{self.log_tail(role)}")
             time.sleep(0.2)
         return log
+
+
+@contextmanager
+def workshop_beat(every_seconds: int = 5, name: str = WORKSHOP_BEAT, stack: LabStack | None = None) -> Iterator[LabStack]:
+    """``with workshop_beat(5) as stack:`` a fast quota-reset beat for the block, beside the stack's daily beat."""
+    lab = stack or LabStack()
+    lab.start_workshop_beat(every_seconds, name)
+    try:
+        yield lab
+    finally:
+        lab.end_workshop(name)
 
 
 def _short_command(command: str) -> str:
