@@ -1,7 +1,9 @@
 """Flower read through its REST API: tasks as rows, a Gantt chart per worker, runtimes, Prometheus metrics.
 
 Flower learns about tasks from the workers' event stream, by name, without
-the task code. Flower always asks for a login (the stack's, generated into
+the task code. Housekeeping (everything beat sends on its own — the janitor,
+the quota reset, cleanup — and pings) is left out of the rows, the table and
+the charts unless ``include_housekeeping=True``: it would bury the real jobs. Flower always asks for a login (the stack's, generated into
 the state directory, or ``ECHONOTE_FLOWER_BASIC_AUTH``); these helpers send it.
 """
 from __future__ import annotations
@@ -11,11 +13,27 @@ import json
 import re
 import urllib.request
 
+from echonote import names
 from echonote.lab.tables import Table
 from echonote.monitor import flower_get, flower_request
 
 METRIC_LINE = re.compile(r"^(?P<name>[a-zA-Z_:][\w:]*)(?:\{(?P<labels>[^}]*)\})?\s+(?P<value>\S+)$")
 STATE_COLORS = {"SUCCESS": "#2ca02c", "FAILURE": "#d62728", "REVOKED": "#7f7f7f", "STARTED": "#ff7f0e"}
+
+
+def housekeeping_names() -> frozenset[str]:
+    """Task names beat sends on its own schedule, plus the ping: the stack's housekeeping, not user jobs."""
+    from echonote.celery_app import app
+
+    return frozenset(entry["task"] for entry in app.conf.beat_schedule.values()) | {names.PING}
+
+
+def without_housekeeping(rows: list[dict], include_housekeeping: bool = False) -> list[dict]:
+    """``rows`` minus housekeeping tasks (unless ``include_housekeeping``)."""
+    if include_housekeeping:
+        return list(rows)
+    hidden = housekeeping_names()
+    return [r for r in rows if r["name"] not in hidden]
 
 
 def send_task(name: str, kwargs: dict | None = None, args: list | None = None, base_url: str | None = None) -> dict:
@@ -25,8 +43,11 @@ def send_task(name: str, kwargs: dict | None = None, args: list | None = None, b
         return json.loads(response.read())
 
 
-def tasks(limit: int = 200, base_url: str | None = None) -> list[dict]:
-    """Flower's ``/api/tasks`` as a list of dicts, oldest first, with times in seconds since the epoch."""
+def tasks(limit: int = 200, base_url: str | None = None, include_housekeeping: bool = False) -> list[dict]:
+    """Flower's ``/api/tasks`` as a list of dicts, oldest first, with times in seconds since the epoch.
+
+    ``limit`` counts every task Flower holds, housekeeping included, before it is left out.
+    """
     found = flower_get(f"/api/tasks?limit={limit}", base_url)
     rows = []
     for task_id, info in (found or {}).items():
@@ -36,13 +57,14 @@ def tasks(limit: int = 200, base_url: str | None = None) -> list[dict]:
             "worker": info.get("worker"), "received": info.get("received"), "started": info.get("started"),
             "done": done, "runtime": info.get("runtime"),
         })
-    return sorted(rows, key=lambda r: r["received"] or r["started"] or 0)
+    return sorted(without_housekeeping(rows, include_housekeeping), key=lambda r: r["received"] or r["started"] or 0)
 
 
-def tasks_table(rows: list[dict]) -> Table:
+def tasks_table(rows: list[dict], include_housekeeping: bool = False) -> Table:
     def clock(ts):
         return dt.datetime.fromtimestamp(ts, dt.timezone.utc).strftime("%H:%M:%S") if ts else "-"
 
+    rows = without_housekeeping(rows, include_housekeeping)
     shown = [{"task": r["task_id"][:8], "name": r["name"], "state": r["state"], "worker": r["worker"],
               "received (UTC)": clock(r["received"]), "queued (s)": _gap(r["received"], r["started"]),
               "runtime (s)": round(r["runtime"], 2) if r["runtime"] else "-"} for r in rows]
@@ -53,12 +75,13 @@ def _gap(a, b):
     return round(b - a, 2) if a and b else "-"
 
 
-def gantt_figure(rows: list[dict], title: str = "Tasks per worker (from Flower's REST API)"):
+def gantt_figure(rows: list[dict], title: str = "Tasks per worker (from Flower's REST API)",
+                 include_housekeeping: bool = False):
     """One lane per worker: a thin bar from received to started (waiting), a thick one from started to done."""
     import matplotlib.pyplot as plt
     from matplotlib.patches import Patch
 
-    timed = [r for r in rows if r["worker"] and (r["received"] or r["started"])]
+    timed = [r for r in without_housekeeping(rows, include_housekeeping) if r["worker"] and (r["received"] or r["started"])]
     if not timed:
         raise ValueError("no task with a worker and times yet: submit a job and let Flower see its events first.")
     t0 = min(r["received"] or r["started"] for r in timed)
@@ -88,12 +111,12 @@ def gantt_figure(rows: list[dict], title: str = "Tasks per worker (from Flower's
     return fig
 
 
-def runtime_histogram(rows: list[dict], title: str = "Task runtimes (from Flower)"):
+def runtime_histogram(rows: list[dict], title: str = "Task runtimes (from Flower)", include_housekeeping: bool = False):
     """Histogram of runtimes, one colour per task name."""
     import matplotlib.pyplot as plt
 
     by_name: dict[str, list[float]] = {}
-    for r in rows:
+    for r in without_housekeeping(rows, include_housekeeping):
         if r["runtime"]:
             by_name.setdefault(r["name"] or "?", []).append(r["runtime"])
     if not by_name:
@@ -126,16 +149,17 @@ def metrics(prefixes: tuple[str, ...] = ("flower_events_total", "flower_task_run
     return Table(rows, title="Prometheus metrics from Flower's /metrics")
 
 
-def wait_for_tasks(task_ids: list[str], timeout: float = 60.0, base_url: str | None = None) -> list[dict]:
-    """Poll Flower until it has seen every task in ``task_ids`` finish; return all its task rows."""
+def wait_for_tasks(task_ids: list[str], timeout: float = 60.0, base_url: str | None = None,
+                   include_housekeeping: bool = False) -> list[dict]:
+    """Poll Flower until it has seen every task in ``task_ids`` finish; return its task rows (see :func:`tasks`)."""
     import time
 
     deadline = time.monotonic() + timeout
     while True:
-        rows = tasks(base_url=base_url)
+        rows = tasks(base_url=base_url, include_housekeeping=True)  # awaited tasks may be housekeeping (a ping)
         finished = {r["task_id"] for r in rows if r["state"] in ("SUCCESS", "FAILURE", "REVOKED")}
         if set(task_ids) <= finished:
-            return rows
+            return without_housekeeping(rows, include_housekeeping)
         if time.monotonic() > deadline:
             missing = sorted(set(task_ids) - finished)
             raise TimeoutError(f"Flower has not seen {missing} finish after {timeout:.0f} s; "
