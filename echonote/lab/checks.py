@@ -1,112 +1,340 @@
-"""Exercise checks: each returns a short "well done" line, or raises :class:`NotYet` with a hint.
+"""Exercise checks: each returns :class:`Feedback` — "well done …" or "not yet — hint: …" — and never raises.
 
-Light: they inspect what the learner built (a canvas, a list of nodes, a
-result) and ask the running stack only when the answer has the right shape.
+A hint points to the idea, never to the value. The Celery checks verify what
+really happened on the running stack (a message waiting in Redis, the worker
+that ran a task, a job row, Flower's record), not the text of the answer.
+Light: no torch, no numpy.
 """
 from __future__ import annotations
 
-from collections import defaultdict
+import functools
+import html
+import json
+import time
+from collections import Counter, defaultdict
 from pathlib import Path
 
 from echonote import names
 
 
-class NotYet(AssertionError):
-    """The answer is not there yet; the message says what to try."""
+class NotYet(Exception):
+    """The answer is not there yet; the message says what to look at. Shown as one line, never a traceback."""
 
     def __init__(self, hint: str):
-        super().__init__(f"not yet — hint: {hint}")
+        super().__init__(hint)
+        self.hint = hint
+
+    def _render_traceback_(self) -> list[str]:  # IPython shows this instead of a traceback
+        return [f"not yet — hint: {self.hint}"]
 
 
-def _untouched(answer) -> bool:
-    return answer is ... or answer is None
+class Feedback:
+    """A check's answer: one line of text, shown by Jupyter as a coloured box."""
+
+    def __init__(self, ok: bool, message: str):
+        self.ok, self.message = ok, message
+
+    def __bool__(self) -> bool:
+        return self.ok
+
+    def __str__(self) -> str:
+        return self.message
+
+    __repr__ = __str__
+
+    def _repr_html_(self) -> str:
+        colour, mark = ("#2e7d32", "✔") if self.ok else ("#b26a00", "…")
+        return (f'<div style="border-left:4px solid {colour};padding:4px 10px;margin:4px 0;background:#fafafa">'
+                f'<b style="color:{colour}">{mark}</b> {html.escape(self.message)}</div>')
 
 
+def check(func):
+    """Turn a check that returns a message or raises :class:`NotYet` into one that returns :class:`Feedback`."""
+
+    @functools.wraps(func)
+    def wrapper(*args, **kwargs) -> Feedback:
+        try:
+            return Feedback(True, f"well done: {func(*args, **kwargs)}")
+        except NotYet as exc:
+            return Feedback(False, f"not yet — hint: {exc.hint}")
+        except Exception as exc:  # the learner's object broke the check: say so in one line
+            return Feedback(False, f"not yet — hint: checking your answer stopped at {type(exc).__name__}: "
+                                   f"{str(exc)[:160]}; look at what you stored and run the check again.")
+
+    return wrapper
+
+
+def _untouched(*answers) -> bool:
+    return any(answer is ... or answer is None for answer in answers)
+
+
+def _async_result(answer, what: str):
+    from celery.result import AsyncResult
+
+    if not isinstance(answer, AsyncResult):
+        raise NotYet(f"{what} should be what sending returns (an AsyncResult), not a {type(answer).__name__}.")
+    return answer
+
+
+def _sent_to_queue(sent, queue, blank_hint: str):
+    """The AsyncResult of a task the learner sent to ``queue`` (a name), or NotYet."""
+    if _untouched(sent, queue):
+        raise NotYet(blank_hint)
+    if not isinstance(queue, str) or not queue:
+        raise NotYet("the queue is a name (a string).")
+    return _async_result(sent, "what you sent")
+
+
+# -- 01 ---------------------------------------------------------------------------------------------------------
+
+
+@check
 def check_canvas_by_name(canvas) -> str:
-    """Exercise 01: a chain of at least two signatures, built from task names only."""
+    """A chain of at least two signatures built from task names only; the check runs it on the stack."""
     from celery.canvas import Signature, _chain
 
     if _untouched(canvas):
-        raise NotYet("build signatures with app.signature(names.PING, args=(...)) and join them with chain(a, b).")
+        raise NotYet("a task you cannot import is still a name: the cells above turn a name into a signature; "
+                     "a chain runs signatures one after the other, each getting the previous result.")
     if not isinstance(canvas, _chain):
-        raise NotYet(f"this is a {type(canvas).__name__}; join the signatures with celery.chain(...) (or a | b).")
+        raise NotYet(f"this is a {type(canvas).__name__}; which canvas primitive passes each result on to the next?")
     steps = list(canvas.tasks)
     if len(steps) < 2:
-        raise NotYet("a chain needs at least two steps: add a second app.signature(...).")
+        raise NotYet("a chain of one step is just a task: add another.")
     for step in steps:
         if not isinstance(step, Signature) or not isinstance(step.task, str):
-            raise NotYet(f"{step!r} is not a signature by name: use app.signature('<task name>').")
-        if step.task not in names.ALL_TASKS:
-            raise NotYet(f"{step.task!r} is no task a worker registers; pick one of {', '.join(names.ALL_TASKS)}.")
-    return f"well done: a {len(steps)}-step chain of {', '.join(s.task for s in steps)}, by name only."
+            raise NotYet(f"{type(step).__name__} is not a signature made from a task's name.")
+        if step.task != names.PING:
+            raise NotYet(f"{step.task!r}: build every step from the smoke task's name (it is in echonote.names).")
+    reply = canvas.clone().apply_async().get(timeout=30)
+    depth = 1
+    while isinstance(reply.get("pong"), dict):  # each step wraps the previous reply
+        reply, depth = reply["pong"], depth + 1
+    if depth != len(steps):
+        raise NotYet("the steps did not pass their results on: give the later steps no payload of their own.")
+    return f"a {len(steps)}-step chain ran by name only; each reply nests the one before ({depth} levels)."
 
 
+@check
+def check_unconsumed_queue(sent, queue) -> str:
+    """A task sent by name to a queue that no worker consumes: it waits in Redis and stays PENDING."""
+    sent = _sent_to_queue(sent, queue, "send the smoke task by name with a routing option naming a queue you "
+                                       "make up; keep what sending returns and the queue's name.")
+    from echonote import monitor
+
+    listening = [w.node for w in monitor.workers() if queue in w.queues]
+    if listening:
+        raise NotYet(f"{listening[0]} consumes {queue!r}: make up a queue nobody listens to.")
+    time.sleep(1.0)
+    if sent.state != "PENDING":
+        raise NotYet(f"the task is {sent.state}: something ran it, so it did not go to that queue.")
+    waiting = waiting_task_ids(queue)
+    if sent.id not in waiting:
+        raise NotYet(f"Redis holds no message of this task in the list {queue!r}: "
+                     "was it sent there (which option of send_task picks the queue)?")
+    return (f"the message waits in the Redis list {queue!r} ({len(waiting)} there) and the result stays PENDING: "
+            "no worker took it, so nothing can fail it either — unlike an unregistered name, which fails.")
+
+
+def waiting_task_ids(queue: str) -> list[str]:
+    """Ids of the task messages waiting in ``queue``'s Redis lists (every priority)."""
+    from echonote.celery_app import app
+
+    with app.connection_for_read() as conn:
+        client = conn.default_channel.client
+        keys = [queue, *(f"{queue}\x06\x16{p}" for p in range(10))]
+        raw = [item for key in keys for item in client.lrange(key, 0, -1)]
+    return [json.loads(item).get("headers", {}).get("id") for item in raw]
+
+
+# -- 02 ---------------------------------------------------------------------------------------------------------
+
+
+@check
 def check_diarization_nodes(nodes) -> str:
-    """Exercise 02: the nodes of every worker that consumes the ``diarization`` queue (two or more)."""
+    """The nodes of every worker that consumes the ``diarization`` queue (two or more)."""
     from echonote import monitor
 
     if _untouched(nodes):
-        raise NotYet("call monitor.workers() and keep w.node for each worker whose w.queues contains 'diarization'.")
+        raise NotYet("each worker monitor.workers() returns says which queues it consumes; "
+                     "keep the node name of those that consume diarize's queue (see the routes).")
     if isinstance(nodes, str) or not all(isinstance(n, str) for n in nodes):
-        raise NotYet("give a list of node names (strings like 'worker@host'), not a single string or objects.")
-    expected = sorted(w.node for w in monitor.workers() if names.DIARIZATION_QUEUE in w.queues)
-    if sorted(nodes) != expected:
-        raise NotYet(f"you listed {sorted(nodes)} but these workers consume 'diarization' now: {expected}.")
-    if len(expected) < 2:
-        raise NotYet("only one worker consumes 'diarization': start the second one (stack.start_worker(...)) first.")
-    return f"well done: {len(expected)} workers share the diarization queue: {', '.join(expected)}."
+        raise NotYet("give a list of node names (strings such as 'name@host'), not one string or objects.")
+    consuming = {w.node for w in monitor.workers() if names.DIARIZATION_QUEUE in w.queues}
+    wrong = sorted(set(nodes) - consuming)
+    if wrong:
+        raise NotYet(f"{wrong[0]} does not consume the diarization queue now: filter on the queues.")
+    if len(set(nodes)) < len(consuming):
+        raise NotYet(f"you listed {len(set(nodes))} node(s); more workers consume that queue: look at them all.")
+    if len(consuming) < 2:
+        raise NotYet("only one worker consumes that queue: the second worker of the cell above is not running.")
+    return f"{len(consuming)} workers share the diarization queue: {', '.join(sorted(consuming))}."
 
 
+@check
+def check_routed_to_own_worker(routed, queue) -> str:
+    """A ping sent by name to a new queue, consumed only by a worker started for it: the reply names that worker."""
+    routed = _sent_to_queue(routed, queue, "start a worker of your own that consumes only a new queue, send the "
+                                           "smoke task by name to that queue, and keep what sending returns and "
+                                           "the queue's name.")
+    if queue in set(names.ROUTES.values()):
+        raise NotYet("use a new queue (a name of your own): the stack's workers already consume the built-in ones.")
+    from echonote import monitor
+
+    workers = monitor.workers()
+    consumers = [w for w in workers if queue in w.queues]
+    if not consumers:
+        raise NotYet(f"no worker consumes {queue!r}: start one whose queues are just that one.")
+    mixed = [w for w in consumers if set(w.queues) != {queue}]
+    if mixed:
+        raise NotYet(f"{mixed[0].node} also consumes other queues, so where a task ran proves nothing: "
+                     "give your worker only the new queue.")
+    reply = routed.get(timeout=30)
+    ran_on = reply.get("worker") if isinstance(reply, dict) else None
+    if ran_on not in {w.node for w in consumers}:
+        raise NotYet(f"{ran_on} ran it, and it does not consume {queue!r}: route the message to your queue.")
+    others = len(workers) - len(consumers)
+    return f"{ran_on} ran it: the only consumer of {queue!r} (the other {others} worker(s) never saw it)."
+
+
+# -- 03 ---------------------------------------------------------------------------------------------------------
+
+
+@check
 def check_forced_result(result, audio) -> str:
-    """Exercise 03: a diarize result for ``audio`` run with ``num_speakers`` set to the reference's count."""
+    """A diarize result for ``audio`` run with the number of speakers set to the reference's count."""
     from echonote.lab import data
 
     if _untouched(result):
-        raise NotYet("client.submit(names.DIARIZE, {'audio_path': str(audio), 'num_speakers': N}, ...) "
-                     "then client.wait(job.task_id); N is len(data.reference_speakers(audio)).")
+        raise NotYet("the reference next to the audio says how many people talk; diarize accepts that count "
+                     "as one of its keyword arguments; wait for the job and keep what the wait returns.")
     if not isinstance(result, dict) or "segments" not in result:
-        raise NotYet("keep what client.wait(...) returns: a dict with 'segments', not the job or the AsyncResult.")
+        raise NotYet("keep what waiting for the job returns (a dict with 'segments'), not the job or the AsyncResult.")
+    if Path(result.get("rttm_path", "")).stem != Path(audio).stem:
+        raise NotYet("this result is for another file: submit the audio this exercise names.")
     expected = len(data.reference_speakers(Path(audio)) or [])
     found = result.get("num_speakers", len(result.get("speakers", [])))
     if found != expected:
-        raise NotYet(f"the result has {found} speakers but the reference has {expected}: pass num_speakers={expected}.")
-    if Path(result.get("rttm_path", "")).stem != Path(audio).stem:
-        raise NotYet(f"this result is for {Path(result.get('rttm_path', '?')).stem}, not {Path(audio).stem}.")
-    return f"well done: {found} speakers, as in the reference of {Path(audio).name}."
+        raise NotYet(f"the result has {found} speakers, not the reference's count: count the reference's labels "
+                     "and pass that number to the task.")
+    return f"{found} speakers, as in the reference of {Path(audio).name}."
+
+
+@check
+def check_stranded_job(stranded, report, rescued) -> str:
+    """A job stranded by a dead worker, found in the job table, requeued by the janitor's name and finished."""
+    from echonote import db
+
+    if _untouched(stranded, report, rescued):
+        raise NotYet("a stranded job's row says 'started' but the worker it names no longer answers; the janitor "
+                     "(a task, sent by name) puts its message back in its queue; then something must consume it.")
+    if not isinstance(stranded, db.Job):
+        raise NotYet(f"stranded should be the job row you found (a db.Job), not a {type(stranded).__name__}.")
+    if not isinstance(report, dict) or "requeued" not in report:
+        raise NotYet("report should be what the janitor task returned (a dict with 'requeued').")
+    if stranded.task_id not in report["requeued"]:
+        raise NotYet("the janitor's report does not list that job as requeued: was its worker really gone "
+                     "when the janitor ran, and was its row still 'started'?")
+    row = db.get_job(stranded.id)
+    if row is None or row.status != db.SUCCEEDED:
+        raise NotYet(f"the job row is {getattr(row, 'status', 'missing')}: requeued messages go back to their own "
+                     "queue; which worker consumes it now?")
+    first = (stranded.worker or "").partition(":")[0]
+    ran_on = rescued.get("worker") if isinstance(rescued, dict) else None
+    if not ran_on or ran_on == first:
+        raise NotYet("rescued should be the finished job's result, from a worker other than the dead one.")
+    return f"job {stranded.id} was stranded on {first}, requeued by the janitor and finished on {ran_on}."
+
+
+# -- 04 ---------------------------------------------------------------------------------------------------------
 
 
 def talk_time_of(segments: list[dict]) -> dict[str, float]:
-    """Seconds each speaker talks (overlapping turns of one speaker counted once per segment)."""
+    """Seconds each speaker talks (every segment counted)."""
     total: dict[str, float] = defaultdict(float)
     for s in segments:
         total[s["speaker"]] += s["end"] - s["start"]
     return dict(total)
 
 
+@check
 def check_talk_time(talk_time, segments: list[dict]) -> str:
-    """Exercise 04: ``{speaker: seconds}`` summed from the hypothesis segments."""
+    """``{speaker: seconds}`` summed from the segments."""
     if _untouched(talk_time):
-        raise NotYet("loop over result['segments'] and add s['end'] - s['start'] to a dict keyed by s['speaker'].")
+        raise NotYet("each segment is one speaker talking from start to end: add up its length per speaker.")
     if not isinstance(talk_time, dict):
         raise NotYet(f"talk_time should be a dict speaker -> seconds, got {type(talk_time).__name__}.")
     expected = talk_time_of(segments)
     if set(talk_time) != set(expected):
-        raise NotYet(f"speakers should be {sorted(expected)}, got {sorted(talk_time)}.")
-    wrong = {k: round(v, 2) for k, v in talk_time.items() if abs(v - expected[k]) > 0.05}
-    if wrong:
-        raise NotYet(f"these totals are off: {wrong}; use end - start of every segment of that speaker.")
-    return "well done: " + ", ".join(f"{k} {v:.1f} s" for k, v in sorted(expected.items()))
+        raise NotYet(f"you have {len(talk_time)} key(s): the keys should be exactly the speaker labels "
+                     "the segments use, one per speaker.")
+    off = sorted(k for k, v in talk_time.items() if abs(v - expected[k]) > 0.05)
+    if off:
+        raise NotYet(f"the total of {off[0]} is off: every segment of that speaker counts, each for end - start.")
+    return ", ".join(f"{k} {v:.1f} s" for k, v in sorted(expected.items()))
 
 
+@check
+def check_flower_record(runtime, worker, task_id: str) -> str:
+    """The runtime and worker of a task as Flower recorded them from the workers' events."""
+    if _untouched(runtime, worker):
+        raise NotYet("Flower keeps what the workers' events said about each task: ask its REST API about one "
+                     "task by its id (Flower's docs list the endpoints).")
+    from echonote import monitor
+
+    info = monitor.flower_get(f"/api/task/info/{task_id}")
+    if not isinstance(runtime, (int, float)) or abs(runtime - float(info.get("runtime") or -1)) > 1e-3:
+        raise NotYet("that is not the runtime Flower recorded for this task (seconds, a number).")
+    if worker != info.get("worker"):
+        raise NotYet("that is not the worker Flower recorded for this task (a node name).")
+    if worker not in {w.node for w in monitor.workers()}:
+        raise NotYet("that worker does not answer now: is it the node Flower names?")
+    return f"{info.get('name')} ran {runtime:.2f} s on {worker}, as the worker's events told Flower."
+
+
+# -- 05 ---------------------------------------------------------------------------------------------------------
+
+
+@check
 def check_words_per_speaker(words_per_speaker, result: dict) -> str:
-    """Exercise 05: ``{speaker: number of words}`` counted from the attributed words."""
+    """``{speaker: number of words}`` counted from the attributed words."""
     if _untouched(words_per_speaker):
-        raise NotYet("loop over result['words'] and count w['speaker'] in a dict (collections.Counter works too).")
+        raise NotYet("every word of the result carries its speaker: count words per speaker in a dict.")
     if not isinstance(words_per_speaker, dict):
         raise NotYet(f"words_per_speaker should be a dict speaker -> count, got {type(words_per_speaker).__name__}.")
-    expected: dict = defaultdict(int)
-    for word in result["words"]:
-        expected[word["speaker"]] += 1
-    if dict(words_per_speaker) != dict(expected):
-        raise NotYet(f"expected {dict(expected)}, got {dict(words_per_speaker)}: count every word, keyed by its speaker.")
-    return "well done: " + ", ".join(f"{k}: {v} words" for k, v in sorted(expected.items(), key=lambda kv: str(kv[0])))
+    expected = Counter(word["speaker"] for word in result["words"])
+    if set(words_per_speaker) != set(expected):
+        raise NotYet(f"you have {len(words_per_speaker)} key(s): use the speaker label of every word as the key.")
+    off = sorted((k for k, v in words_per_speaker.items() if v != expected[k]), key=str)
+    if off:
+        raise NotYet(f"the count of {off[0]} is off: count every word once, under its own speaker.")
+    return ", ".join(f"{k}: {v} words" for k, v in sorted(expected.items(), key=lambda kv: str(kv[0])))
+
+
+@check
+def check_partial_chord(outcome, partial) -> str:
+    """A chord whose callback failed because a part failed, and the parts' own results still read back."""
+    if _untouched(outcome, partial):
+        raise NotYet("build a chord by names in which one part is refused by the worker; its callback fails, "
+                     "yet every part stored its own result: the chord's result knows its header group.")
+    outcome = _async_result(outcome, "outcome")
+    outcome.get(timeout=60, propagate=False)
+    if outcome.state != "FAILURE":
+        raise NotYet(f"the chord's callback ended {outcome.state}: make one part fail (give it an argument "
+                     "the task refuses).")
+    header = outcome.parent
+    if header is None or not getattr(header, "results", None):
+        raise NotYet("this result has no header group: send a chord (a group of parts plus a callback).")
+    parts = header.results
+    if not any(p.successful() for p in parts) or all(p.successful() for p in parts):
+        raise NotYet("let some parts succeed and at least one fail.")
+    if not isinstance(partial, list) or len(partial) != len(parts):
+        raise NotYet(f"partial should be a list with one entry per part ({type(partial).__name__} given).")
+    for got, part in zip(partial, parts):
+        if part.successful() and got != part.result:
+            raise NotYet("an entry of a part that succeeded is not its result: read them without re-raising errors.")
+        if part.failed() and not isinstance(got, BaseException):
+            raise NotYet("the entry of the failed part should be its exception, as the backend stored it.")
+    good = sum(p.successful() for p in parts)
+    return (f"the callback failed ({type(outcome.result).__name__}) but {good} of {len(parts)} parts' results "
+            "were read back from the result backend.")
