@@ -1,6 +1,6 @@
 """Audio the notebooks use, found through the settings (never ``../data`` paths).
 
-The pyannote sample (30 s, two speakers, with a reference) and a few short
+The user's own uploads, the pyannote sample (30 s, two speakers, with a reference) and a few short
 synthetic conversations (espeak-ng voices, references included) generated once
 under ``<data>/synthetic/lab/``.
 """
@@ -9,7 +9,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from echonote import config, plots, samples
+from echonote import config, plots, samples, uploads
 
 SYNTHETIC_FOLDER = "synthetic/lab"
 
@@ -35,14 +35,17 @@ def synthetic(n: int = 2, duration: float = 20.0, seed: int = 7) -> list[Path]:
     return [folder / f"{entry['uri']}.wav" for entry in entries]
 
 
-def audio_choices() -> dict[str, Path]:
-    """Label -> path of every audio file the panel offers: sample, synthetic, uploads."""
+def audio_choices(user: str | None = None) -> dict[str, Path]:
+    """Label -> path of the audio the panel offers: ``user``'s uploads (newest first, one per content), samples, synthetic."""
     cfg = config.load()
-    choices = {f"sample: {p.name}": p for p in sorted((cfg.path("data_dir") / "samples").glob("*.wav"))}
+    choices: dict[str, Path] = {}
+    for upload in uploads.user_uploads(user):
+        label = f"upload: {upload.name}"
+        if label in choices:  # the same name with other content: tell them apart
+            label = f"{label} ({upload.path.parent.name[:8]})"
+        choices[label] = upload.path
+    choices.update({f"sample: {p.name}": p for p in sorted((cfg.path("data_dir") / "samples").glob("*.wav"))})
     choices.update({f"synthetic: {p.name}": p for p in sorted((cfg.path("data_dir") / "synthetic").rglob("*.wav"))})
-    uploads = cfg.path("upload_dir")
-    if uploads.is_dir():
-        choices.update({f"upload: {p.name}": p for p in sorted(uploads.iterdir()) if p.is_file()})
     return choices
 
 

@@ -8,6 +8,7 @@ done, for notebooks run top to bottom without a person clicking.
 """
 from __future__ import annotations
 
+import html
 import threading
 import time
 from dataclasses import dataclass, field
@@ -28,7 +29,7 @@ BACKENDS = ("offline", "pyannote")
 class JobView:
     """One submitted job and the widgets that show it."""
 
-    label: str
+    label: str  # file name and short job id: two jobs on one file never look alike
     audio: Path
     job_id: str
     task_id: str
@@ -89,13 +90,20 @@ class SubmissionPanel:
 
     # ----- input
     def refresh_choices(self, select: list[Path] | None = None) -> None:
+        """This user's uploads first (newest on top), then samples; select ``select`` (default: the first sample)."""
         choices = data.audio_choices()
         self.files.options = [(label, path) for label, path in choices.items()]
-        wanted = select or ([next(iter(choices.values()))] if choices else [])
+        default = next((p for label, p in choices.items() if label.startswith("sample:")), None)
+        default = default or next(iter(choices.values()), None)
+        wanted = select or ([default] if default else [])
         self.files.value = tuple(p for p in choices.values() if p in wanted)
 
     def _on_upload(self, change) -> None:
-        stored = [uploads.store_bytes(bytes(item["content"]), item["name"]) for item in change["new"]]
+        try:
+            stored = [uploads.store_bytes(bytes(item["content"]), item["name"]) for item in change["new"]]
+        except ValueError as exc:  # not audio, or empty: say so in the panel
+            self.message.value = f"<span style='color:#b00'>upload refused: {html.escape(str(exc))}</span>"
+            return
         if stored:
             self.refresh_choices(select=stored)
             self.message.value = f"saved {len(stored)} upload(s) under the upload root: " + ", ".join(p.name for p in stored)
@@ -143,13 +151,13 @@ class SubmissionPanel:
     def _submit_one(self, audio: Path) -> JobView:
         job = client.submit(names.DIARIZE, self.task_kwargs(audio), kind="diarize", audio_path=str(audio),
                             audio_seconds=duration_seconds(audio) or 0.0)
-        view = JobView(audio.name, audio, job.id, job.task_id)
-        view.bar = w.FloatProgress(0, min=0, max=100, description=audio.name[:18], bar_style="info",
-                                   layout=w.Layout(width="420px"))
+        view = JobView(job_label(audio, job.id), audio, job.id, job.task_id)
+        name = w.Label(view.label, tooltip=str(audio), layout=w.Layout(width="auto", min_width="220px"))
+        view.bar = w.FloatProgress(0, min=0, max=100, bar_style="info", layout=w.Layout(width="300px"))
         view.status = w.Label("PENDING")
         view.cancel_button = w.Button(description="Cancel", icon="stop", layout=w.Layout(width="90px"))
         view.cancel_button.on_click(lambda _: self.cancel(view))
-        view.box = w.HBox([view.bar, view.status, view.cancel_button])
+        view.box = w.HBox([name, view.bar, view.status, view.cancel_button])
         view.box.add_class("echonote-job")
         with self._lock:
             self.jobs.append(view)
@@ -201,17 +209,20 @@ class SubmissionPanel:
             view.status.value = f"{result.state}: {view.error[:120]}"
         self.rows.append(self._row(view, result))
         view.done = True
+        view.cancel_button.disabled = True  # nothing left to cancel
+        view.cancel_button.layout.display = "none"
         view.box.add_class("echonote-job-done")
         self._draw_results()
 
     def _row(self, view: JobView, result) -> dict:
         reference = data.reference_speakers(view.audio)
         if view.error:
-            return {"file": view.label, "status": f"{result.state}: {view.error[:160]}",
+            return {"file": view.audio.name, "job": view.job_id[:8], "status": f"{result.state}: {view.error[:160]}",
                     "reference speakers": len(reference) if reference else "-"}
         res = view.result or {}
         return {
-            "file": view.label,
+            "file": view.audio.name,
+            "job": view.job_id[:8],
             "status": result.state,
             "speakers": res.get("num_speakers", len(res.get("speakers", []))),
             "reference speakers": len(reference) if reference else "-",
@@ -227,7 +238,7 @@ class SubmissionPanel:
 
     def results_table(self) -> Table:
         return Table(list(self.rows), title="Results", columns=[
-            "file", "status", "speakers", "reference speakers", "duration (s)", "DER (%)", "worker", "runtime (s)", "RTF"])
+            "file", "job", "status", "speakers", "reference speakers", "duration (s)", "DER (%)", "worker", "runtime (s)", "RTF"])
 
     def wait(self, timeout: float = 900.0) -> Table:
         """Block until every job is done (or ``timeout``); return the results table."""
@@ -240,6 +251,11 @@ class SubmissionPanel:
                 self._follow()
             time.sleep(0.2)
         return self.results_table()
+
+
+def job_label(audio: Path, job_id: str) -> str:
+    """``meeting.wav · 1a2b3c4d``: the whole file name and the job's short id."""
+    return f"{Path(audio).name} · {job_id[:8]}"
 
 
 def _der_percent(audio: Path, result: dict) -> Any:
