@@ -17,7 +17,8 @@ _cfg = config.load()
 
 
 def _schedule() -> dict:
-    """reset_daily_quotas at 00:00 UTC (every N seconds in workshop mode), and the stranded-job janitor."""
+    """reset_daily_quotas at 00:00 UTC (every N seconds in workshop mode), the stranded-job janitor and the
+    cleanup of old uploads and results."""
     every = _cfg.workshop_schedule_seconds
     when = float(every) if every > 0 else crontab(minute=0, hour=0)
     return {
@@ -30,6 +31,11 @@ def _schedule() -> dict:
             "task": names.REQUEUE_STRANDED,
             "schedule": float(_cfg.janitor_seconds),
             "options": {"queue": names.ROUTES[names.REQUEUE_STRANDED], "expires": _cfg.janitor_seconds},
+        },
+        "cleanup-files": {
+            "task": names.CLEANUP_FILES,  # uploads and result folders past their retention
+            "schedule": float(_cfg.cleanup_seconds),
+            "options": {"queue": names.ROUTES[names.CLEANUP_FILES], "expires": _cfg.cleanup_seconds},
         },
     }
 

@@ -7,6 +7,8 @@ else sends by name with ``app.send_task(NAME)`` or ``app.signature(NAME)``.
 RESET_DAILY_QUOTAS = "echonote.reset_daily_quotas"
 PING = "echonote.ping"
 REQUEUE_STRANDED = "echonote.requeue_stranded"
+#: deletes uploads and result folders past their retention (beat sends it every ECHONOTE_CLEANUP_SECONDS)
+CLEANUP_FILES = "echonote.cleanup_files"
 DIARIZE = "echonote.diarize"
 TRANSCRIBE = "echonote.transcribe"
 ATTRIBUTE = "echonote.attribute"
@@ -24,6 +26,7 @@ ROUTES = {
     CANVAS_FAILED: DEFAULT_QUEUE,
     RESET_DAILY_QUOTAS: DEFAULT_QUEUE,
     REQUEUE_STRANDED: DEFAULT_QUEUE,
+    CLEANUP_FILES: DEFAULT_QUEUE,
     PING: DEFAULT_QUEUE,
 }
 

@@ -7,7 +7,7 @@ import logging
 from celery import Task, states
 from celery.exceptions import Ignore, Reject, Retry, SoftTimeLimitExceeded
 
-from echonote.errors import TimeLimitReached, TransientError
+from echonote.errors import BadInput, TimeLimitReached, TransientError
 
 logger = logging.getLogger(__name__)
 
@@ -35,7 +35,12 @@ class EchonoteTask(Task):
     result also sees the final job row), never runs a job whose row is final or whose worker died
     too often, turns Celery's bare SoftTimeLimitExceeded into :class:`TimeLimitReached` and a
     MemoryError into :class:`OutOfMemory` (a plain failure, where Celery would end the whole
-    worker), and returns freed memory to the system after each job."""
+    worker), and returns freed memory to the system after each job.
+
+    A :class:`~echonote.errors.BadInput` is an expected outcome (``throws``): logged as one WARNING
+    line with the job id, no traceback (see :mod:`echonote.worker.log_policy`)."""
+
+    throws = (BadInput,)
 
     def __call__(self, *args, **kwargs):
         from echonote.worker import allocator, job_tracking
@@ -67,6 +72,11 @@ class EchonoteTask(Task):
             )
         except (Retry, Ignore, Reject):
             raise  # not an outcome: the job goes on (or is handled by Celery)
+        except BadInput as exc:
+            job_tracking.record_failure(self, exc)
+            logger.warning("job %s: %s refused its input: %s", job_tracking.job_id_of(self) or self.request.id,
+                           self.name, exc)
+            raise
         except Exception as exc:
             job_tracking.record_failure(self, exc)
             raise

@@ -24,7 +24,13 @@ def reset_daily_quotas() -> int:
 DRILLS = {
     "memory": "ask for more memory than any machine has (a real MemoryError from the allocator)",
     "sigkill": "kill -9 its own pool process, as the out-of-memory killer does",
+    "error": "raise an unexpected error, as a bug in task code does",
 }
+
+
+class DrillError(RuntimeError):
+    """The unexpected error ``ping(drill="error")`` raises on purpose."""
+
 
 
 @app.task(name=names.PING, bind=True, base=EchonoteTask)
@@ -53,4 +59,6 @@ def ping(self, payload=None, sleep=0, stubborn=False, drill=None) -> dict:
         bytearray(1 << 62)  # 4 EiB: the allocator refuses at once, nothing is touched
     elif drill == "sigkill":
         os.kill(os.getpid(), signal.SIGKILL)
+    elif drill == "error":
+        raise DrillError("the error drill failed this run on purpose (a stand-in for a bug in task code)")
     return {"pong": payload, "worker": self.request.hostname, "host": socket.gethostname(), "pid": os.getpid()}

@@ -16,8 +16,13 @@ every minute. It
 - closes rows still "queued" or "started" :data:`ORPHAN_AFTER` seconds after
   submission whose message is nowhere in the broker (not in a queue, not
   delivered to a worker): nothing would ever finish them. Their result, if the
-  task did store one, decides the outcome; otherwise they fail with the reason and
-  are refunded.
+  task did store one, decides the outcome (a stored failure is refunded unless it was
+  the user's, see :mod:`echonote.worker.job_tracking`); otherwise they fail with the
+  reason and are refunded.
+
+When no job is "started" it asks no worker anything, and when nothing is open it reads
+nothing from the broker either: every minute it then costs two small queries and logs
+nothing above DEBUG.
 
 A transcript canvas's rows are closed at once by :func:`canvas_failed`, the error
 callback the client attaches to the chord's callback (``link_error``).
@@ -37,6 +42,7 @@ from sqlalchemy import select, update
 from echonote import db, names
 from echonote.celery_app import app
 from echonote.client import CHARGE_HEADER, JOB_HEADER
+from echonote.errors import BadInput
 from echonote.worker.base_task import EchonoteTask
 
 logger = logging.getLogger(__name__)
@@ -95,6 +101,11 @@ def stranded_jobs(alive: set[tuple[str, int]], min_age: float = 20.0) -> dict[st
             and is_running(job.worker, alive) is False}
 
 
+def started_jobs_exist() -> bool:
+    with db.session() as s:
+        return s.scalar(select(db.Job.id).where(db.Job.status == db.STARTED).limit(1)) is not None
+
+
 def ids_in_broker() -> set[str]:
     """Task ids and job ids named by any message in the broker, queued or delivered and unacked
     (running or held by a worker); a canvas's parts name their job."""
@@ -133,8 +144,10 @@ def _settle_from_result(job: db.Job) -> str | None:
                                        result_path=value.get("result_path"))).rowcount
         return "succeeded (its result was stored but the row missed it)" if closed else None
     if state == "FAILURE":
-        closed = db.fail_job(job.id, f"{type(result.result).__name__}: {result.result}")
-        return "failed (its error was stored but the row missed it); refunded" if closed else None
+        refund = not isinstance(result.result, BadInput)  # the user's own error keeps its charge
+        closed = db.fail_job(job.id, f"{type(result.result).__name__}: {result.result}", refund=refund)
+        how = "failed (its error was stored but the row missed it)" + ("; refunded" if refund else "")
+        return how if closed else None
     return None
 
 
@@ -143,6 +156,8 @@ def close_orphans(min_age: float = ORPHAN_AFTER, recheck_after: float = 1.0) -> 
 
     The broker is read before and after the rows (and ``recheck_after`` seconds apart), so a message in
     flight between a queue and a worker at one read is seen at the other."""
+    if not _open_rows_older_than(min_age):
+        return {}  # nothing could be an orphan: leave the broker alone
     first = ids_in_broker()
     candidates = [job for job in _open_rows_older_than(min_age) if not {job.id, job.task_id} & first]
     if not candidates:
@@ -167,7 +182,13 @@ def close_orphans(min_age: float = ORPHAN_AFTER, recheck_after: float = 1.0) -> 
 
 @app.task(name=names.REQUEUE_STRANDED, base=EchonoteTask)
 def requeue_stranded(orphan_after: float = ORPHAN_AFTER) -> dict:
-    """Restore the unacked messages of jobs whose worker died and close rows whose message is gone."""
+    """Restore the unacked messages of jobs whose worker died and close rows whose message is gone.
+
+    With no job "started", no worker is asked anything (the broadcast and its replies are skipped)."""
+    if not started_jobs_exist():
+        closed = close_orphans(float(orphan_after))
+        logger.debug("no started jobs: no workers asked; %d row(s) closed", len(closed))
+        return {"alive_workers": None, "stranded": 0, "requeued": [], "closed": closed}
     alive = live_workers()
     if not alive:  # no answer at all tells nothing (a broadcast can fail): never guess
         return {"alive_workers": 0, "stranded": 0, "requeued": [], "closed": {}}
@@ -212,5 +233,7 @@ def canvas_failed(request, exc=None, traceback=None) -> None:
     # a ChordError reads "Dependency <task id> raised BadInput('...')": keep the part's own error
     detail = re.sub(r"^Dependency \S+ raised ", "", str(exc)) if exc is not None else "no detail"
     reason = f"a part of the workflow failed: {detail}"
-    if db.fail_job(job.id, f"{reason}. The quota charge was refunded."):
+    users = isinstance(exc, BadInput) or detail.startswith(BadInput.__name__)  # the input's fault: charge kept
+    charge = "The quota charge stands: the input was refused." if users else "The quota charge was refunded."
+    if db.fail_job(job.id, f"{reason}. {charge}", refund=not users):
         logger.warning("job %s failed: %s", job.id, reason)

@@ -3,6 +3,13 @@ outcomes from the task itself, and Celery's task signals for what the task canno
 
 A task sent by :func:`echonote.client.submit` carries the job id in a message
 header; tasks sent any other way have none and are left alone.
+
+Who pays for a failure: a job that fails because of its input (:class:`~echonote.errors.BadInput`:
+unreadable, silent or too long audio, bad options, over quota) keeps its charge; any other failure
+(the worker died too often, out of memory, a time limit, a result that could not be written, a bug)
+is refunded. :func:`echonote.db.refund_job` zeroes the job's charge as it gives it back, so the
+task, the failure signal, the janitor and a canvas's error callback may all close the same job and
+the user is refunded once.
 """
 from __future__ import annotations
 
@@ -14,6 +21,7 @@ from celery import signals
 
 from echonote import config, db
 from echonote.client import JOB_HEADER
+from echonote.errors import BadInput
 
 
 def job_id_of(task) -> str | None:
@@ -24,6 +32,21 @@ def job_id_of(task) -> str | None:
     if value is None and isinstance(getattr(request, "headers", None), dict):
         value = request.headers.get(JOB_HEADER)
     return value
+
+
+def users_fault(exception: BaseException | None) -> bool:
+    """True for a failure the user caused (the job keeps its charge); any other failure is refunded."""
+    return isinstance(exception, BadInput)
+
+
+def close_failed(job_id: str, message: str, exception: BaseException | None) -> None:
+    """Mark the job failed with ``message``, refunding its charge unless the failure was the user's."""
+    with db.session() as s:
+        if not users_fault(exception):
+            db.refund_job(s, job_id)
+        job = s.get(db.Job, job_id)
+        if job is not None:
+            job.status, job.error, job.finished_at = db.FAILED, message, db.utcnow()
 
 
 def update_job(job_id: str, **fields) -> None:
@@ -106,6 +129,7 @@ def start(task) -> FinalRow | WorkerDiedRepeatedly | None:
         died = deaths_before(job, task.request.retries)
         if died >= cap:
             error = died_too_often(died)
+            db.refund_job(s, job.id)  # the worker's failure, not the user's
             job.status, job.error, job.finished_at = db.FAILED, f"{type(error).__name__}: {error}", db.utcnow()
             return error
         job.status, job.started_at, job.error = db.STARTED, db.utcnow(), None
@@ -126,10 +150,11 @@ def record_success(task, result) -> None:
 
 
 def record_failure(task, exception: BaseException) -> None:
-    """Mark the task's job failed with a readable error (inside the task, before the result is stored)."""
+    """Mark the task's job failed with a readable error (inside the task, before the result is stored),
+    refunded unless the failure was the user's."""
     job_id = job_id_of(task)
     if job_id:
-        update_job(job_id, status=db.FAILED, error=f"{type(exception).__name__}: {exception}", finished_at=db.utcnow())
+        close_failed(job_id, f"{type(exception).__name__}: {exception}", exception)
 
 
 @signals.task_failure.connect
@@ -146,11 +171,10 @@ def _failed(sender=None, task_id=None, exception=None, **_):
                    "Split the audio, or raise ECHONOTE_HARD_TIME_LIMIT (and ECHONOTE_VISIBILITY_TIMEOUT above it).")
     else:
         message = f"{type(exception).__name__}: {exception}"
-    with db.session() as s:
-        job = s.get(db.Job, job_id)
-        if job is None or (job.error or "").startswith("TimeLimitExceeded"):
-            return  # the hard-limit verdict stands; a dying child's last words don't replace it
-        job.status, job.error, job.finished_at = db.FAILED, message, db.utcnow()
+    job = db.get_job(job_id)
+    if job is None or (job.error or "").startswith("TimeLimitExceeded"):
+        return  # the hard-limit verdict stands; a dying child's last words don't replace it
+    close_failed(job_id, message, exception)
 
 
 @signals.task_revoked.connect

@@ -3,4 +3,14 @@
 Beat, Flower and clients never import this; they know the tasks by name
 (:mod:`echonote.names`).
 """
-from echonote.worker import diarization, housekeeping, janitor, job_tracking, transcription  # noqa: F401  (registers tasks and signal handlers)
+from echonote.worker import (  # noqa: F401  (registers tasks and signal handlers)
+    cleanup,
+    diarization,
+    housekeeping,
+    janitor,
+    job_tracking,
+    log_policy,
+    transcription,
+)
+
+log_policy.install()

@@ -1,0 +1,52 @@
+"""Who pays for a failed job, through a real worker: a failure the system caused is refunded, one the
+user's input caused keeps its charge, and a job is refunded at most once whoever closes it."""
+from __future__ import annotations
+
+import pytest
+
+from echonote import client, db, names
+from support.job_rows import final_row, run_by_name, usage
+
+pytest.importorskip("numpy", reason="the worker extra is not installed")
+
+
+def _charged_ping(user: str, seconds: float, **kwargs) -> db.Job:
+    return client.submit(names.PING, kwargs, kind="ping", user=user, audio_seconds=seconds)
+
+
+def _close_again(job: db.Job) -> None:
+    """Everything else that may close a failed job: the janitor and a canvas's error callback, by name."""
+    run_by_name(names.REQUEUE_STRANDED, orphan_after=0)
+    client.wait(client.send_by_name(names.CANVAS_FAILED, args=[job.task_id]).id, timeout=30)
+
+
+@pytest.mark.parametrize("drill, error", [("error", "DrillError"), ("memory", "OutOfMemory")])
+def test_a_system_failure_is_refunded_once(stack, drill, error):
+    """A job that failed through no fault of the user (a bug, out of memory) kept its quota charge."""
+    user = f"refund-{drill}"
+    db.set_quota(user, 1000)
+    kept = _charged_ping(user, 50)  # a job that succeeds keeps its charge: a second refund would eat into it
+    client.wait(kept.task_id, timeout=30)
+    failed = _charged_ping(user, 30, drill=drill)
+    assert usage(user) == 80
+    with pytest.raises(Exception):
+        client.wait(failed.task_id, timeout=30)
+    row = final_row(failed.id)
+    assert row.status == db.FAILED and row.error.startswith(error), row.as_dict()
+    assert usage(user) == 50 and row.audio_seconds == 0, "the failed job's 30 s were given back"
+    _close_again(failed)
+    assert usage(user) == 50, "refunded once, whoever else closes the job"
+    assert db.get_job(failed.id).error == row.error
+
+
+def test_a_bad_input_failure_keeps_its_charge(stack):
+    """The user's own mistake (here an impossible option) is charged, and nothing refunds it later."""
+    user = "refund-badinput"
+    db.set_quota(user, 1000)
+    job = _charged_ping(user, 20, sleep=-1)
+    with pytest.raises(Exception, match="sleep must be"):
+        client.wait(job.task_id, timeout=30)
+    row = final_row(job.id)
+    assert row.status == db.FAILED and row.error.startswith("BadInput"), row.as_dict()
+    _close_again(job)
+    assert usage(user) == 20 and db.get_job(job.id).audio_seconds == 20
