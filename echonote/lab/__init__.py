@@ -1,6 +1,8 @@
 """Notebook helpers: light on purpose, like every client of the stack.
 
-``session`` anchors the settings and runs the stack from a kernel, ``tables``
+``session`` pins the settings and runs the stack (and a workshop beat beside
+its beat) from a kernel, ``serve`` prepares JupyterLab on a working copy of
+the notebooks, ``workshop_reset`` and ``participants`` prepare a room, ``tables``
 shows rows, ``footprint`` measures what an import path loads, ``panel`` is the
 submission widget, ``flower_view`` reads Flower's REST API and metrics, and
 ``checks`` answers the exercises. Importing this package imports none of
