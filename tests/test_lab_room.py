@@ -131,3 +131,14 @@ def test_a_participant_runs_a_stack_of_its_own_beside_the_first(stack, tmp_path)
         down = run_cli("down", env=env)
     assert "redis" in down.stdout and "beat" in down.stdout
     assert stack.redis_ping() and stack.process("redis") is not None  # the first stack never noticed
+
+
+def test_reset_refuses_a_folder_setting_that_points_too_wide_before_deleting_anything(tmp_path):
+    kept = tmp_path / "results" / "job-1" / "meeting.rttm"
+    kept.parent.mkdir(parents=True)
+    kept.write_text("kept")
+    env = isolated_env(tmp_path, ECHONOTE_RESULTS_DIR=str(tmp_path / "results"), ECHONOTE_UPLOAD_DIR="/")
+    done = run_cli("lab", "reset", "--yes", env=env)
+    assert done.returncode == 2 and "Traceback" not in done.stderr
+    assert done.stderr.startswith("error: refusing to empty /") and len(done.stderr.strip().splitlines()) == 1
+    assert kept.read_text() == "kept"

@@ -88,6 +88,9 @@ def revoke_unfinished() -> int:
 def reset(cfg: config.Config | None = None) -> ResetReport:
     """Reset the workshop's data; the running processes are left alone."""
     cfg = cfg or config.load()
+    targets = folders_to_empty(cfg)
+    for path in targets.values():  # all checked before anything is deleted
+        _refuse_broad(path.expanduser().resolve())
     report = ResetReport()
     try:
         report.purged = purge_queues(set(names.ROUTES.values()) | set(cfg.worker_queues))
@@ -97,6 +100,6 @@ def reset(cfg: config.Config | None = None) -> ResetReport:
     with db.session() as s:
         report.jobs_deleted = s.query(db.Job).delete()
     report.users_reset = db.reset_daily_quotas()
-    for what, path in folders_to_empty(cfg).items():
+    for what, path in targets.items():
         report.emptied[f"{what} ({path})"] = empty_folder(path)
     return report
