@@ -1,13 +1,20 @@
 """Write an attributed transcript as plain text, SRT, WebVTT or JSON (pure Python, light).
 
-Input is :func:`echonote.attribution.attribute`'s result: one line or cue per
-utterance, prefixed with its speaker (``SPEAKER_00: ...``) when it has one.
+Input is :func:`echonote.attribution.attribute`'s result. Text has one line per utterance,
+prefixed with its speaker (``SPEAKER_00: ...``). SRT and WebVTT have short cues cut between words
+(:mod:`echonote.subtitles`: two lines of 42 characters, 7 s at most). WebVTT names the speaker of
+every cue in a voice tag (``<v SPEAKER_00>``), which players and tools read; SRT has no such tag, so
+it writes ``SPEAKER_00: `` on the first cue of each utterance (where the text format starts a line),
+as broadcast subtitles label a voice when it starts to speak, and not on every cue of a long turn,
+where the label would take a third of a line from the words.
 """
 
 from __future__ import annotations
 
 import json
 from typing import Callable, Mapping
+
+from echonote.subtitles import cues
 
 __all__ = ["FORMATS", "render", "to_json", "to_srt", "to_txt", "to_vtt"]
 
@@ -20,21 +27,23 @@ def _timestamp(seconds: float, separator: str) -> str:
     return f"{hours:02d}:{minutes:02d}:{secs:02d}{separator}{millis:03d}"
 
 
-def _line(utterance: Mapping) -> str:
+def _plain(text: str) -> str:
     # a cue's text must hold no blank line and no "-->" (it would read as a timing line)
-    text = " ".join(str(utterance["text"]).split()).replace("-->", "->")
-    speaker = utterance.get("speaker")
+    return " ".join(str(text).split()).replace("-->", "->")
+
+
+def _line(utterance: Mapping) -> str:
+    text, speaker = _plain(utterance["text"]), utterance.get("speaker")
     return f"{speaker}: {text}" if speaker is not None else text
 
 
-def _cues(transcript: Mapping, separator: str) -> list[str]:
-    """``start --> end`` + text blocks; a zero-length utterance is stretched to 10 ms so players show it."""
-    blocks = []
-    for utterance in transcript.get("utterances", []):
-        start = float(utterance["start"])
-        end = max(float(utterance["end"]), start + 0.01)
-        blocks.append(f"{_timestamp(start, separator)} --> {_timestamp(end, separator)}\n{_line(utterance)}")
-    return blocks
+def _vtt_escape(text: str) -> str:
+    """WebVTT cue text and voice names: ``&``, ``<`` and ``>`` as character references (spec, 4.2.2)."""
+    return str(text).replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+
+
+def _timing(cue, separator: str) -> str:
+    return f"{_timestamp(cue.start / 1000, separator)} --> {_timestamp(cue.end / 1000, separator)}"
 
 
 def to_txt(transcript: Mapping) -> str:
@@ -43,13 +52,24 @@ def to_txt(transcript: Mapping) -> str:
 
 
 def to_srt(transcript: Mapping) -> str:
-    """SubRip: numbered cues, ``HH:MM:SS,mmm`` times, a blank line between cues."""
-    return "".join(f"{number}\n{block}\n\n" for number, block in enumerate(_cues(transcript, ","), start=1))
+    """SubRip: numbered cues, ``HH:MM:SS,mmm`` times, ``SPEAKER: `` on each utterance's first cue."""
+    blocks = []
+    for number, cue in enumerate(cues(transcript), start=1):
+        lines = [_plain(line) for line in cue.lines]
+        if cue.opens_turn and cue.speaker is not None:
+            lines[0] = f"{cue.speaker}: {lines[0]}"
+        blocks.append(f"{number}\n{_timing(cue, ',')}\n" + "\n".join(lines) + "\n\n")
+    return "".join(blocks)
 
 
 def to_vtt(transcript: Mapping) -> str:
-    """WebVTT: the ``WEBVTT`` header, then cues with ``HH:MM:SS.mmm`` times."""
-    return "WEBVTT\n\n" + "".join(f"{block}\n\n" for block in _cues(transcript, "."))
+    """WebVTT: the ``WEBVTT`` header, then cues with ``HH:MM:SS.mmm`` times and ``<v SPEAKER>`` voice tags."""
+    blocks = []
+    for cue in cues(transcript):
+        text = "\n".join(_vtt_escape(_plain(line)) for line in cue.lines)
+        voice = f"<v {_vtt_escape(_plain(cue.speaker))}>" if cue.speaker is not None else ""
+        blocks.append(f"{_timing(cue, '.')}\n{voice}{text}\n\n")
+    return "WEBVTT\n\n" + "".join(blocks)
 
 
 def to_json(transcript: Mapping) -> str:

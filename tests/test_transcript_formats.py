@@ -32,22 +32,31 @@ def test_txt_without_speakers_has_no_prefix():
 
 
 def test_srt_parses(transcript):
+    """Each utterance's first cue is labelled; a short cue stays up 1 s, up to the next cue's start."""
     srt = pytest.importorskip("srt")
     cues = list(srt.parse(to_srt(transcript)))
     assert [c.index for c in cues] == [1, 2, 3]
-    assert cues[1].content == "SPEAKER_01: Hi, there."
-    assert cues[1].start.total_seconds() == 1.2 and cues[1].end.total_seconds() == 2.0
+    assert [c.content for c in cues] == ["SPEAKER_00: Hello.", "SPEAKER_01: Hi, there.", "SPEAKER_01: a->b"]
+    assert cues[0].start.total_seconds() == 0.5 and cues[0].end.total_seconds() == 1.2  # the next cue starts
+    assert cues[1].start.total_seconds() == 1.2 and cues[1].end.total_seconds() == 2.2
     assert cues[2].start.total_seconds() == 3725.25 and cues[2].end > cues[2].start
-    assert "01:02:05,250 --> 01:02:05,260" in to_srt(transcript)
+    assert "01:02:05,250 --> 01:02:06,250" in to_srt(transcript)  # a zero-length word, past one hour
 
 
-def test_vtt_parses(transcript):
+def test_vtt_parses_with_voice_tags(transcript):
     webvtt = pytest.importorskip("webvtt")
     text = to_vtt(transcript)
     assert text.startswith("WEBVTT\n\n")
     cues = list(webvtt.from_buffer(io.StringIO(text)))
-    assert [c.text for c in cues] == ["SPEAKER_00: Hello.", "SPEAKER_01: Hi, there.", "SPEAKER_01: a->b"]
-    assert cues[0].start == "00:00:00.500" and cues[2].end == "01:02:05.260"
+    assert [c.voice for c in cues] == ["SPEAKER_00", "SPEAKER_01", "SPEAKER_01"]
+    assert [c.text for c in cues] == ["Hello.", "Hi, there.", "a-&gt;b"]
+    assert cues[0].start == "00:00:00.500" and cues[2].end == "01:02:06.250"
+
+
+def test_vtt_without_speakers_has_no_voice_tag():
+    webvtt = pytest.importorskip("webvtt")
+    (cue,) = webvtt.from_buffer(io.StringIO(to_vtt(attribute(WORDS[:1], None))))
+    assert cue.voice is None and cue.raw_text == "Hello."
 
 
 def test_json_round_trips(transcript):
