@@ -154,13 +154,17 @@ class Progress:
     completed: int = 0
     total: int = 0
     percent: float = 0.0
+    eta_seconds: float | None = None  # the worker's estimate of the seconds left; None until it has one
 
 
 def progress_of(result) -> Progress:
     state = result.state
     info = result.info if state == "PROGRESS" and isinstance(result.info, dict) else {}
     percent = 100.0 if state == "SUCCESS" else float(info.get("percent", 0.0))
-    return Progress(state, info.get("step", ""), int(info.get("completed", 0)), int(info.get("total", 0)), percent)
+    eta = info.get("eta_seconds")
+    eta = float(eta) if isinstance(eta, (int, float)) and not isinstance(eta, bool) and eta >= 0 else None
+    return Progress(state, info.get("step", ""), int(info.get("completed", 0)), int(info.get("total", 0)), percent,
+                    eta)
 
 
 def finished_value(result):

@@ -22,10 +22,35 @@ class Tracked:
     history: list[str] = field(default_factory=list)  # states seen, in order
 
 
+def clock(seconds: float) -> str:
+    """``1:23`` (or ``1:02:03`` past an hour) for a number of seconds."""
+    minutes, secs = divmod(int(round(seconds)), 60)
+    hours, minutes = divmod(minutes, 60)
+    return f"{hours}:{minutes:02d}:{secs:02d}" if hours else f"{minutes}:{secs:02d}"
+
+
 def bar(label: str, p: client.Progress, width: int = BAR_WIDTH) -> str:
     filled = int(round(width * p.percent / 100))
     step = f"{p.step} {p.completed}/{p.total}" if p.total else p.step
-    return f"{label[:28]:<28} [{'#' * filled}{'.' * (width - filled)}] {p.percent:5.1f}% {p.state:<8} {step}"
+    eta = f"  eta {clock(p.eta_seconds)}" if p.eta_seconds is not None and p.state == "PROGRESS" else ""
+    return f"{label[:28]:<28} [{'#' * filled}{'.' * (width - filled)}] {p.percent:5.1f}% {p.state:<8} {step}{eta}"
+
+
+class LocalBar:
+    """One bar for a job run in this process (``--local``), fed the same observations as :func:`follow`:
+    redrawn in place on a terminal, else a line each time the step or the tens of percent change."""
+
+    def __init__(self, label: str, out: TextIO | None = None):
+        self.label, self.out, self._key = label, out or sys.stderr, None
+
+    def show(self, p: client.Progress) -> None:
+        line = bar(self.label, p)
+        if self.out.isatty():
+            self.out.write(f"\r{line}\x1b[K" + ("\n" if p.percent >= 100 else ""))
+        elif (key := (p.step, int(p.percent // 10))) != self._key:
+            self._key = key
+            self.out.write(line + "\n")
+        self.out.flush()
 
 
 def follow(items: list[Tracked], timeout: float = 3600.0, out: TextIO | None = None, poll: float = 0.25) -> list[Tracked]:

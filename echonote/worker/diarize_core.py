@@ -119,6 +119,8 @@ class _ProgressHook:
             return
         if completed is not None and total:
             self.progress(str(step_name), int(min(completed, total)), int(total))
+            if step_name == "embeddings" and completed >= total:
+                self.progress("clustering", 0, 1)  # clustering starts when the last embedding batch is done
         elif step_name == "discrete_diarization":
             self.progress("clustering", 1, 1)
 

@@ -8,13 +8,16 @@ root; anything else is a :class:`~echonote.errors.BadInput` (no retry).
 from __future__ import annotations
 
 import os
+import re
 from pathlib import Path
 
 from echonote.errors import BadInput
 
-__all__ = ["safe_child"]
+__all__ = ["output_stem", "safe_child"]
 
 MAX_NAME_BYTES = 255  # the longest file name common file systems allow
+MAX_STEM_CHARS = 80  # an output file's stem: room for the longest suffix (".words.json") and then some
+_UNSAFE = re.compile(r"[^\w.-]+")  # \w: letters and digits of any script, and "_"
 
 
 def _plain_name_problem(name) -> str | None:
@@ -50,3 +53,18 @@ def safe_child(root: str | os.PathLike, name, what: str = "name") -> Path:
             f"{str(base)!r}; send a simple name (letters, digits, '-', '_', '.') such as a UUID."
         )
     return child
+
+
+def _sanitised_stem(name) -> str:
+    if not isinstance(name, str):
+        return ""
+    base = re.split(r"[/\\]", name)[-1]  # a path sent as a name: its last part only
+    stem = base.rsplit(".", 1)[0] if "." in base.strip(".") else base
+    return _UNSAFE.sub("_", stem).strip("._-")[:MAX_STEM_CHARS].rstrip("._-")
+
+
+def output_stem(source_name, audio_path) -> str:
+    """The stem of a job's output files and RTTM uri: the user's original file name (``source_name``)
+    reduced to safe characters (letters and digits of any script, ``.``, ``_``, ``-``) and at most
+    :data:`MAX_STEM_CHARS` long, never a path; else the stem of the audio file the worker read."""
+    return _sanitised_stem(source_name) or _sanitised_stem(str(audio_path)) or "audio"

@@ -15,6 +15,7 @@ from echonote.errors import BadInput, TransientError
 from echonote.worker import job_tracking
 from echonote.worker.base_task import JOB_TASK_OPTIONS, EchonoteTask
 from echonote.worker.diarization import output_path, result_dir_for
+from echonote.worker.paths import output_stem
 from echonote.worker.progress import ProgressReporter
 
 STEP_SPANS = {"decode": (0.0, 5.0), "transcribe": (5.0, 97.0), "write": (97.0, 100.0), "done": (100.0, 100.0)}
@@ -22,8 +23,9 @@ DEFAULT_FORMATS = ("txt", "srt", "vtt", "json")
 
 
 def transcribe_file(audio_path: str, *, backend=None, language=None, progress=None, out_dir: Path | None = None,
-                    task_id: str | None = None, roots=None) -> dict:
-    """Transcribe one file and write ``<stem>.words.json``; shared by the task and ``--local``."""
+                    task_id: str | None = None, roots=None, source_name: str | None = None) -> dict:
+    """Transcribe one file and write ``<stem>.words.json`` (the stem of ``source_name`` when given);
+    shared by the task and ``--local``."""
     from echonote.worker import diarize_core, transcribe_core
     from echonote.worker.asr import AsrUnavailable, model_loads
 
@@ -42,25 +44,27 @@ def transcribe_file(audio_path: str, *, backend=None, language=None, progress=No
     except ValueError as exc:  # AudioInputError, ModelUnavailable, bad options
         raise BadInput(str(exc)) from None
     out = out_dir or result_dir_for(task_id)
-    target = output_path(out, audio_path, ".words.json")
+    target = output_path(out, output_stem(source_name, audio_path), ".words.json")
     result.update(result_path=str(target), model_loads=model_loads())
     diarize_core.write_json(result, target)  # retried on its own; a full disk does not re-run the model
     return result
 
 
 @app.task(name=names.TRANSCRIBE, base=EchonoteTask, **JOB_TASK_OPTIONS)
-def transcribe(self, audio_path: str, backend=None, language=None, job_id=None) -> dict:
+def transcribe(self, audio_path: str, backend=None, language=None, job_id=None, source_name=None) -> dict:
     """Words with start/end times and confidence for ``audio_path`` (a path under the data roots)."""
     if not isinstance(audio_path, str) or not audio_path:
         raise BadInput(f"audio_path must be a non-empty string path, got {audio_path!r}")
     out_dir = result_dir_for(self.request.id)  # refuse a hostile task id before any work is done
     reporter = ProgressReporter(self, job_id or job_tracking.job_id_of(self), STEP_SPANS)
-    return transcribe_file(audio_path, backend=backend, language=language, progress=reporter, out_dir=out_dir)
+    return transcribe_file(audio_path, backend=backend, language=language, progress=reporter, out_dir=out_dir,
+                           source_name=source_name)
 
 
 @app.task(name=names.ATTRIBUTE, base=EchonoteTask, **JOB_TASK_OPTIONS)
-def attribute(self, parts, audio_path=None, formats=DEFAULT_FORMATS) -> dict:
-    """Chord callback: ``parts`` are the results of diarize and transcribe, in any order."""
+def attribute(self, parts, audio_path=None, formats=DEFAULT_FORMATS, source_name=None) -> dict:
+    """Chord callback: ``parts`` are the results of diarize and transcribe, in any order; the transcript
+    files are named after ``source_name`` (the user's file) when given, else after ``audio_path``."""
     if not isinstance(parts, (list, tuple)):
         raise BadInput(f"attribute expects the list of results of diarize and transcribe, got {type(parts).__name__}")
     if audio_path is not None and not isinstance(audio_path, str):
@@ -69,7 +73,9 @@ def attribute(self, parts, audio_path=None, formats=DEFAULT_FORMATS) -> dict:
 
     out_dir = result_dir_for(self.request.id)
     try:
-        return build_transcript(parts, audio_path=audio_path, formats=tuple(formats), out_dir=out_dir)
+        # build_transcript names files after its audio_path's stem: hand it the safe stem with a dummy suffix
+        named = f"{output_stem(source_name, audio_path)}.audio" if (source_name or audio_path) else None
+        return build_transcript(parts, audio_path=named, formats=tuple(formats), out_dir=out_dir)
     except ValueError as exc:
         raise BadInput(str(exc)) from None
     except OSError as exc:

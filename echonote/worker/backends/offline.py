@@ -172,10 +172,13 @@ def run_pipeline(pipeline, waveform: np.ndarray, *, num_speakers=None, min_speak
         return annotation
     from echonote.worker.speech_fill import fill_missed_speech
 
+    report = hook or (lambda *args, **kwargs: None)
+    report("speech_fill", None, completed=0, total=1)
     options = dict(speech_fill or {})
     regions = speech.regions(samples, threshold=options.pop("threshold", 0.5))
     filled, _ = fill_missed_speech(annotation, regions, centroids=centroids, labels=labels,
                                    embed=region_embedder(pipeline, samples), **options)
+    report("speech_fill", None, completed=1, total=1)
     return filled
 
 
