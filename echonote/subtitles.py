@@ -108,38 +108,43 @@ def _wrap(words: Sequence[_Word], width: int, indent: int) -> tuple[int, list[st
 
     ``indent``: characters the first line already holds (a speaker label). A single word always fits.
     """
-    one = " ".join(w.text for w in words)
-    if indent + len(one) <= width or len(words) == 1:
-        return 0, [one]
-    best = None
+    total = sum(len(w.text) for w in words) + len(words) - 1
+    if indent + total <= width or len(words) == 1:
+        return 0, [" ".join(w.text for w in words)]
+    best, top = None, -1
     for k in range(1, len(words)):
-        top, bottom = " ".join(w.text for w in words[:k]), " ".join(w.text for w in words[k:])
-        if indent + len(top) > width or len(bottom) > width:
+        top += len(words[k - 1].text) + 1  # the first k words and their spaces
+        bottom = total - top - 1
+        if indent + top > width:
+            break
+        if bottom > width:
             continue
         cut = _cut_cost(words[k - 1], words[k])
-        score = 4 * cut + abs(indent + len(top) - len(bottom)) / 8
+        score = 4 * cut + abs(indent + top - bottom) / 8
         if best is None or score < best[0]:
-            best = (score, cut, [top, bottom])
-    return best[1:] if best else None
+            best = (score, cut, k)
+    if best is None:
+        return None
+    k = best[2]
+    return best[1], [" ".join(w.text for w in words[:k]), " ".join(w.text for w in words[k:])]
 
 
-def _split(words: list[_Word], indent: int, max_seconds: float, width: int) -> list[tuple[int, int, list[str]]]:
+def _split(words: list[_Word], indent: int) -> list[tuple[int, int, list[str]]]:
     """``(first, last, lines)`` of each cue: the cuts of least total cost that respect the limits."""
     n = len(words)
     best: list[tuple[float, int, list[str]] | None] = [(0.0, 0, [])] + [None] * n
-    capacity = width * MAX_LINES
+    capacity = MAX_LINE_CHARS * MAX_LINES
     for first in range(n):
         if best[first] is None:
             continue
-        latest = words[first].end
+        latest, chars = words[first].end, 0
         for last in range(first + 1, n + 1):
-            latest = max(latest, words[last - 1].end)
+            latest, chars = max(latest, words[last - 1].end), chars + len(words[last - 1].text) + 1
             seconds = latest - words[first].start
-            wrapped = _wrap(words[first:last], width, indent if first == 0 else 0)
-            if last > first + 1 and (wrapped is None or seconds > max_seconds or len(wrapped[1]) > MAX_LINES):
+            wrapped = _wrap(words[first:last], MAX_LINE_CHARS, indent if first == 0 else 0)
+            if last > first + 1 and (wrapped is None or seconds > MAX_CUE_SECONDS or len(wrapped[1]) > MAX_LINES):
                 break  # adding words only makes it longer
             line_cut, lines = wrapped
-            chars = sum(len(w.text) + 1 for w in words[first:last])
             cost = (best[first][0] + _CUE_COST + _LINE_CUT_WEIGHT * line_cut
                     + (0 if last == n else _cut_cost(words[last - 1], words[last]))
                     + _SHORT_COST * max(0.0, 1 - seconds / MIN_CUE_SECONDS) + (1 - min(1.0, chars / capacity)) ** 2)
@@ -157,9 +162,9 @@ def _ms(seconds: float) -> int:
     return max(0, round(seconds * 1000))
 
 
-def _settle(cues_: list[Cue], min_ms: int, max_ms: int) -> None:
+def _settle(cues_: list[Cue]) -> None:
     """Lengthen short cues and close small gaps where the next cue allows; never overlap, never exceed max."""
-    linger = _ms(LINGER_SECONDS)
+    linger, min_ms, max_ms = _ms(LINGER_SECONDS), _ms(MIN_CUE_SECONDS), _ms(MAX_CUE_SECONDS)
     for index, cue in enumerate(cues_):
         following = cues_[index + 1] if index + 1 < len(cues_) else None
         end = max(cue.end, cue.start + min_ms)
@@ -175,20 +180,20 @@ def _settle(cues_: list[Cue], min_ms: int, max_ms: int) -> None:
                 following.end = max(following.end, following.start)
 
 
-def cues(transcript: Mapping, *, max_seconds: float = MAX_CUE_SECONDS, min_seconds: float = MIN_CUE_SECONDS,
-         width: int = MAX_LINE_CHARS, label: bool = True) -> list[Cue]:
+def cues(transcript: Mapping) -> list[Cue]:
     """The transcript's subtitle cues, in time order (see the module's rules).
 
-    ``label``: leave room on the first line of each utterance's first cue for ``"SPEAKER: "`` (SRT writes it).
+    The first line of each utterance's first cue leaves room for ``"SPEAKER: "``, which SRT writes, so
+    that SRT and WebVTT files of one transcript have the same cues.
     """
     out: list[Cue] = []
     for utterance in transcript.get("utterances", []):
         words = _words_of(transcript, utterance)
         speaker = utterance.get("speaker")
-        indent = len(f"{speaker}: ") if label and speaker is not None else 0
-        for first, last, lines in (_split(words, indent, max_seconds, width) if words else []):
+        indent = len(f"{speaker}: ") if speaker is not None else 0
+        for first, last, lines in (_split(words, indent) if words else []):
             part = words[first:last]
             out.append(Cue(_ms(part[0].start), _ms(max(w.end for w in part)), lines, speaker, first == 0))
     out.sort(key=lambda cue: cue.start)
-    _settle(out, _ms(min_seconds), _ms(max_seconds))
+    _settle(out)
     return out
