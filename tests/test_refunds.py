@@ -50,3 +50,27 @@ def test_a_bad_input_failure_keeps_its_charge(stack):
     assert row.status == db.FAILED and row.error.startswith("BadInput"), row.as_dict()
     _close_again(job)
     assert usage(user) == 20 and db.get_job(job.id).audio_seconds == 20
+
+
+@pytest.mark.parametrize("part_error, refunded", [
+    ("DrillError('the error drill failed this run on purpose')", True),
+    ("TimeLimitReached('echonote.transcribe stopped after its soft time limit of 3000 s')", True),
+    ("BadInput('notes.wav is not a recognised audio file')", False),
+])
+def test_a_canvas_part_failing_for_the_systems_reason_is_refunded(stack, part_error, refunded):
+    """The canvas's error callback, run by name on the worker as Celery runs it when a part fails: a part
+    that failed for the system's reason refunds the canvas's job, the user's bad input does not."""
+    user = f"refund-canvas-{refunded}"
+    db.set_quota(user, 1000)
+    db.reset_daily_quotas()
+    client.wait(_charged_ping(user, 25).task_id, timeout=30)  # a kept charge: a second refund would show
+    job = client.submit(names.ATTRIBUTE, kind="transcript", user=user, audio_seconds=40,
+                        sender=lambda *args, **kwargs: None)
+    sent = client.send_by_name(names.CANVAS_FAILED, args=[job.task_id],
+                               kwargs={"exc": f"Dependency 0a1b raised {part_error}"})
+    client.wait(sent.id, timeout=30)
+    row = db.get_job(job.id)
+    assert row.status == db.FAILED and part_error in row.error, row.as_dict()
+    assert usage(user) == (25 if refunded else 65)
+    _close_again(job)
+    assert usage(user) == (25 if refunded else 65)
