@@ -61,6 +61,12 @@ def talking_to_broker(app=None):
         raise
 
 
+def check_broker() -> None:
+    """Raise :class:`BrokerUnavailable` now (one PING) if the broker's Redis does not answer."""
+    with talking_to_broker():
+        pass
+
+
 def send_by_name(name: str, args=None, kwargs=None, **options):
     """``app.send_task`` with a bounded wait for the broker and a clear error."""
     policy = {"max_retries": 2, "interval_start": 0.2, "interval_step": 0.5, "interval_max": 1.0}
@@ -108,12 +114,14 @@ def submit(
     """Check the quota, create the job row, send ``task_name`` by name; return the job.
 
     ``sender(name, kwargs, task_id, headers, **options)`` replaces the plain send
-    (a canvas uses it). Over quota raises :class:`QuotaExceeded` and sends nothing. If the broker is
-    unreachable the row is marked failed, the quota refunded, and
-    :class:`BrokerUnavailable` raised: no row is left claiming to be queued.
+    (a canvas uses it). Over quota raises :class:`QuotaExceeded` and sends nothing. A broker that
+    is down before anything is charged raises :class:`BrokerUnavailable` with no row written; one
+    that fails during the send marks the row failed and refunds the quota: no row is left claiming
+    to be queued.
     """
     if not math.isfinite(audio_seconds) or audio_seconds < 0:
         raise ClientError(f"audio_seconds must be a finite number >= 0, got {audio_seconds}")
+    check_broker()  # a broker that is down: nothing charged, no job row
     name = user or current_user()
     with db.session() as s:
         owner = db.charge(s, name, audio_seconds)

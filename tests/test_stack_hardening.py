@@ -124,7 +124,7 @@ def test_files_a_client_creates_are_private(tmp_path, monkeypatch):
         os.umask(umask)
     database = tmp_path / "state" / "echonote.db"
     created += [path for path in (database, Path(f"{database}-wal"), Path(f"{database}-shm")) if path.exists()]
-    assert database in created and all(path.parent == tmp_path / "uploads" for path in created[:2])
+    assert database in created and all(path.is_relative_to(tmp_path / "uploads") for path in created[:2])
     for path in created:
         assert path.stat().st_mode & 0o777 == 0o600, f"{path} is {oct(path.stat().st_mode & 0o777)}"
     assert (tmp_path / "uploads").stat().st_mode & 0o777 == 0o700
