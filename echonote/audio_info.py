@@ -25,6 +25,13 @@ _EXTENSIBLE = 0xFFFE
 _OUT_TIME = re.compile(rb"^out_time_us=(\d+)\s*$", re.MULTILINE)
 
 
+def charge_seconds(path: str | Path) -> float:
+    """What a job on ``path`` is charged up front: its measured length, else a guess from its size
+    at 128 kbit/s (no ffmpeg, unknown format); the worker settles the charge with what it decodes."""
+    seconds = duration_seconds(path)
+    return seconds if seconds is not None else Path(path).stat().st_size / 16000
+
+
 def duration_seconds(path: str | Path) -> float | None:
     """Seconds of audio in ``path``, measured (see the module doc); None if it cannot be told here."""
     path = Path(path)

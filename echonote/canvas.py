@@ -18,14 +18,16 @@ from echonote import client, names
 
 
 def transcript_canvas(audio_path: str, *, num_speakers=None, min_speakers=None, max_speakers=None,
-                      diarization_backend=None, asr_backend=None, language=None, formats=("txt", "srt", "vtt", "json")):
-    """The chord for a speaker-attributed transcript of ``audio_path``, by name only."""
+                      diarization_backend=None, asr_backend=None, language=None, formats=("txt", "srt", "vtt", "json"),
+                      source_name: str | None = None):
+    """The chord for a speaker-attributed transcript of ``audio_path``, by name only; every part names
+    its files after ``source_name`` (the user's own file name) when given."""
     app = client.celery_app()
+    common = {"audio_path": audio_path, **({"source_name": source_name} if source_name else {})}
     speakers = {"num_speakers": num_speakers, "min_speakers": min_speakers, "max_speakers": max_speakers}
-    diarize = app.signature(names.DIARIZE, kwargs={"audio_path": audio_path, "backend": diarization_backend, **speakers})
-    transcribe = app.signature(names.TRANSCRIBE, kwargs={"audio_path": audio_path, "backend": asr_backend,
-                                                          "language": language})
-    attribute = app.signature(names.ATTRIBUTE, kwargs={"audio_path": audio_path, "formats": list(formats)})
+    diarize = app.signature(names.DIARIZE, kwargs={**common, "backend": diarization_backend, **speakers})
+    transcribe = app.signature(names.TRANSCRIBE, kwargs={**common, "backend": asr_backend, "language": language})
+    attribute = app.signature(names.ATTRIBUTE, kwargs={**common, "formats": list(formats)})
     attribute.on_error(app.signature(names.CANVAS_FAILED))
     return chord(group(diarize, transcribe), attribute)
 

@@ -327,5 +327,5 @@ def _settings_in_effect() -> list[tuple[str, str, bool, str, str]]:
     return rows
 
 
-from echonote import cli_benchmark, cli_diarize, cli_transcribe  # noqa: E402,F401  (register their commands)
+from echonote import cli_benchmark, cli_diarize, cli_jobs, cli_transcribe  # noqa: E402,F401  (register their commands)
 from echonote import cli_lab  # noqa: E402,F401  (registers `echonote lab`)

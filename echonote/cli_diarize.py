@@ -2,23 +2,14 @@
 from __future__ import annotations
 
 import json
-import shutil
 import sys
 from pathlib import Path
 
 import click
 
-from echonote import config, names
-from echonote.cli import EXIT_RUNTIME, EXIT_USAGE, _fail, friendly_errors, main
-
-
-def _audio_seconds(path: Path) -> float:
-    from echonote.audio_info import duration_seconds
-
-    seconds = duration_seconds(path)
-    # nothing could measure it here (no ffmpeg, unknown format): guess from the size at 128 kbit/s;
-    # the worker settles the charge with what it decodes either way
-    return seconds if seconds is not None else path.stat().st_size / 16000
+from echonote import cli_audio, names
+from echonote.audio_info import charge_seconds
+from echonote.cli import EXIT_USAGE, _fail, friendly_errors, main
 
 
 def _summary(label: str, result: dict) -> str:
@@ -29,26 +20,20 @@ def _summary(label: str, result: dict) -> str:
             f"  rttm: {result['rttm_path']}\n  json: {result['result_path']}")
 
 
-def _copy_out(result: dict, rttm: str | None, json_path: str | None, many: bool) -> None:
-    for wanted, key, ext in ((rttm, "rttm_path", ".rttm"), (json_path, "result_path", ".json")):
-        if not wanted:
-            continue
-        target = Path(wanted)
-        if many or target.is_dir():
-            target.mkdir(parents=True, exist_ok=True)
-            target = target / Path(result[key]).name
-        shutil.copyfile(result[key], target)
-        click.echo(f"  wrote {target}")
+def _copy_out(result: dict, rttm: Path | None, json_path: Path | None, many: bool) -> None:
+    for wanted, key in ((rttm, "rttm_path"), (json_path, "result_path")):
+        if wanted:
+            if many:
+                wanted.mkdir(parents=True, exist_ok=True)
+            cli_audio.copy_result(result[key], wanted)
 
 
 @main.command()
-@click.argument("audio", nargs=-1, required=True, type=click.Path(dir_okay=False, path_type=Path))
-@click.option("--num-speakers", type=click.IntRange(min=1), help="Exact number of speakers, if known.")
-@click.option("--min-speakers", type=click.IntRange(min=1), help="At least this many speakers.")
-@click.option("--max-speakers", type=click.IntRange(min=1), help="At most this many speakers.")
+@cli_audio.audio_arguments
+@cli_audio.speaker_options
 @click.option("--backend", type=click.Choice(["offline", "pyannote"]), default=None,
               help="offline: bundled weights (default, ECHONOTE_DIARIZATION_BACKEND); pyannote: ECHONOTE_PYANNOTE_PIPELINE.")
-@click.option("--wait/--no-wait", default=True, show_default=True, help="Follow progress and print results.")
+@cli_audio.wait_option
 @click.option("--rttm", type=click.Path(path_type=Path), help="Also copy the RTTM here (a directory for several files).")
 @click.option("--json", "json_out", type=click.Path(path_type=Path), help="Also copy the JSON result here.")
 @click.option("--local", is_flag=True, help="Run in this process without a broker (needs the worker extra). Same output.")
@@ -59,17 +44,10 @@ def diarize(audio, num_speakers, min_speakers, max_speakers, backend, wait, rttm
 
     By default the files are sent by name to the worker through the stack
     (`echonote up` first), with a progress bar per file. Files outside the data
-    roots are copied into the upload root first.
+    roots are stored in the upload root first (once per content).
     """
-    if not wait and not local and (rttm or json_out):
-        _fail("--rttm/--json copy the results once the jobs finish, but --no-wait returns before that. Drop "
-              "--no-wait, or leave out --rttm/--json and read the files from the results folder later "
-              "(`echonote status` shows the stack; each job's files are named in its result).", EXIT_USAGE)
-    if min_speakers and max_speakers and min_speakers > max_speakers:
-        _fail(f"--min-speakers ({min_speakers}) is greater than --max-speakers ({max_speakers})", EXIT_USAGE)
-    for path in audio:
-        if not path.is_file():
-            _fail(f"{path}: no such file", EXIT_USAGE)
+    cli_audio.check_request(audio, min_speakers, max_speakers, wait=wait, local=local,
+                            copy_flags={"--rttm": rttm, "--json": json_out})
     options = {"num_speakers": num_speakers, "min_speakers": min_speakers, "max_speakers": max_speakers,
                "backend": backend}
     if local:
@@ -78,33 +56,23 @@ def diarize(audio, num_speakers, min_speakers, max_speakers, backend, wait, rttm
         results = _run_remote(audio, options, wait, timeout)
         if results is None:
             return
-    failed = 0
-    for path, outcome in zip(audio, results):
-        if isinstance(outcome, BaseException):
-            failed += 1
-            click.secho(f"{path}: failed: {outcome}", fg="red", err=True)
-            continue
-        click.echo(_summary(str(path), outcome))
-        _copy_out(outcome, rttm, json_out, many=len(audio) > 1)
-    if failed:
-        sys.exit(EXIT_RUNTIME)
+
+    def show(path, result):
+        click.echo(_summary(str(path), result))
+        _copy_out(result, rttm, json_out, many=len(audio) > 1)
+
+    cli_audio.report_outcomes(audio, results, show)
 
 
 def _run_remote(audio, options, wait, timeout):
-    from echonote import client, uploads
+    from echonote import client
     from echonote.progress_display import Tracked, follow
 
     tracked = []
-    for path in audio:
-        try:
-            staged = uploads.stage(path)
-        except ValueError as exc:
-            _fail(str(exc), EXIT_USAGE)
-        if staged != path.resolve():
-            click.echo(f"{path}: copied to {staged} (workers read only under the data/upload roots)", err=True)
-        job = client.submit(names.DIARIZE, {"audio_path": str(staged), **options}, kind="diarize",
-                            audio_path=str(staged), audio_seconds=_audio_seconds(staged))
-        click.echo(f"{path}: job {job.id}", err=True)
+    for path, staged in zip(audio, cli_audio.stage_for_workers(audio)):
+        job = client.submit(names.DIARIZE, {"audio_path": str(staged), "source_name": path.name, **options}, kind="diarize",
+                            audio_path=str(staged), audio_seconds=charge_seconds(staged))
+        cli_audio.announce(path, job.id, wait)
         tracked.append(Tracked(path.name, job.task_id))
     if not wait:
         return None
@@ -116,10 +84,9 @@ def _run_local(audio, options):
     try:
         from echonote.worker.diarization import diarize_file
     except ImportError as exc:
-        _fail(f"--local needs the worker extra ({exc.name} is missing): pip install 'echonote[worker]'", EXIT_USAGE)
+        cli_audio.worker_extra_missing(exc)
     from echonote.errors import BadInput
 
-    cfg = config.load()
     results = []
     for path in audio:
         with click.progressbar(length=100, label=path.name[:28], file=sys.stderr, show_percent=True) as bar:
@@ -135,10 +102,8 @@ def _run_local(audio, options):
                     _done[0] = now
 
             try:
-                # --local reads the files its user names: the roots guard a shared worker, not one's own shell
-                target = path.resolve()
-                roots = [*cfg.audio_roots, target.parent]
-                results.append(diarize_file(str(target), progress=progress, roots=roots, **options))
+                results.append(diarize_file(str(path.resolve()), progress=progress, roots=cli_audio.local_roots(path),
+                                            source_name=path.name, **options))
             except BadInput as exc:
                 results.append(exc)
     return results

@@ -1,20 +1,20 @@
 """``echonote transcribe``: who said what, through the stack (a canvas built from names) or --local."""
 from __future__ import annotations
 
-import shutil
 import sys
 from pathlib import Path
 
 import click
 
-from echonote import names
-from echonote.cli import EXIT_RUNTIME, EXIT_USAGE, _fail, friendly_errors, main
+from echonote import cli_audio, names
+from echonote.audio_info import charge_seconds
+from echonote.cli import EXIT_USAGE, _fail, friendly_errors, main
 
 FORMATS = ("txt", "srt", "vtt", "json")
 
 
 @main.command()
-@click.argument("audio", type=click.Path(dir_okay=False, path_type=Path))
+@cli_audio.audio_arguments
 @click.option("--diarize/--no-diarize", default=True, show_default=True,
               help="Attribute words to speakers (diarize and transcribe in parallel, then merge).")
 @click.option("--format", "formats", multiple=True, type=click.Choice(FORMATS), default=("txt",), show_default=True,
@@ -23,58 +23,79 @@ FORMATS = ("txt", "srt", "vtt", "json")
 @click.option("--language", help="Language code (e.g. en); default: detect.")
 @click.option("--backend", type=click.Choice(["offline", "whisper", "endpoint"]), default=None,
               help="offline: bundled tiny.en (default); whisper: ECHONOTE_ASR_MODEL; endpoint: ECHONOTE_ASR_BASE_URL.")
-@click.option("--num-speakers", type=click.IntRange(min=1), help="Exact number of speakers, if known.")
+@cli_audio.speaker_options
+@cli_audio.wait_option
 @click.option("--local", is_flag=True, help="Run in this process without a broker (needs the worker extra). Same output.")
-@click.option("--timeout", default=3600.0, show_default=True, help="Seconds to wait.")
+@click.option("--timeout", default=3600.0, show_default=True, help="Seconds to wait for all files.")
 @friendly_errors
-def transcribe(audio, diarize, formats, out, language, backend, num_speakers, local, timeout):
-    """Speaker-attributed transcript of AUDIO.
+def transcribe(audio, diarize, formats, out, language, backend, num_speakers, min_speakers, max_speakers, wait, local,
+               timeout):
+    """Speaker-attributed transcript of each AUDIO file.
 
     Through the stack, diarize and transcribe run in parallel on the workers
     and attribute merges them: a chord built from task names only.
     """
-    if not audio.is_file():
-        _fail(f"{audio}: no such file", EXIT_USAGE)
+    cli_audio.check_request(audio, min_speakers, max_speakers, wait=wait, local=local, copy_flags={"--out": out})
     formats = tuple(dict.fromkeys(formats))
-    options = {"language": language, "asr_backend": backend, "num_speakers": num_speakers}
-    result = _run_local(audio, diarize, formats, options) if local else _run_remote(audio, diarize, formats, options, timeout)
-    click.echo(Path(result["files"][formats[0]]).read_text(), nl=False)
-    for fmt, path in result["files"].items():
-        click.echo(f"{fmt}: {path}", err=True)
-        if out:
-            out.mkdir(parents=True, exist_ok=True)
-            shutil.copy(path, out / Path(path).name)
-    speakers = ", ".join(f"{s['speaker']}" for s in result.get("speakers", []) if s.get("speaker")) or "not attributed"
-    click.echo(f"{len(result['words'])} words, speakers: {speakers}", err=True)
+    options = {"language": language, "asr_backend": backend, "num_speakers": num_speakers,
+               "min_speakers": min_speakers, "max_speakers": max_speakers}
+    if local:
+        results = [_run_local(path, diarize, formats, options) for path in audio]
+    else:
+        results = _run_remote(audio, diarize, formats, options, wait, timeout)
+        if results is None:
+            return
+
+    def show(path, result):
+        if len(audio) > 1:
+            click.echo(f"==> {path} <==")
+        click.echo(Path(result["files"][formats[0]]).read_text(), nl=False)
+        for fmt, written in result["files"].items():
+            click.echo(f"{fmt}: {written}", err=True)
+            if out:
+                out.mkdir(parents=True, exist_ok=True)
+                cli_audio.copy_result(written, out)
+        speakers = ", ".join(f"{s['speaker']}" for s in result.get("speakers", []) if s.get("speaker")) or "not attributed"
+        click.echo(f"{path}: {len(result['words'])} words, speakers: {speakers}", err=True)
+
+    cli_audio.report_outcomes(audio, results, show)
 
 
-def _run_remote(audio, diarize, formats, options, timeout):
-    from echonote import canvas, client, uploads
-    from echonote.cli_diarize import _audio_seconds
+def _run_remote(audio, diarize, formats, options, wait, timeout):
+    from echonote import canvas, client
     from echonote.progress_display import Tracked, follow
 
-    staged = uploads.stage(audio)
-    seconds = _audio_seconds(staged)
-    if diarize:
-        job, parts = canvas.submit_transcript(str(staged), audio_seconds=seconds, formats=formats,
-                                              num_speakers=options["num_speakers"], language=options["language"],
-                                              asr_backend=options["asr_backend"])
-    else:
-        job = client.submit(names.TRANSCRIBE, {"audio_path": str(staged), "language": options["language"],
-                                               "backend": options["asr_backend"]},
-                            kind="transcribe", audio_path=str(staged), audio_seconds=seconds)
-        parts = {names.TRANSCRIBE: job.task_id}
-    click.echo(f"{audio}: job {job.id}", err=True)
-    tracked = follow([Tracked(name.split(".")[-1], task_id) for name, task_id in parts.items()], timeout=timeout,
-                     out=sys.stderr)
-    failed = [t for t in tracked if t.error]
-    if failed:
-        _fail(f"{failed[0].label} failed: {failed[0].error}", EXIT_RUNTIME)
-    final = tracked[-1].value
-    return final if diarize else _attribute_here(final, None, staged, formats)
+    speakers = {key: options[key] for key in ("num_speakers", "min_speakers", "max_speakers")}
+    jobs = []
+    for path, staged in zip(audio, cli_audio.stage_for_workers(audio)):
+        seconds = charge_seconds(staged)
+        if diarize:
+            job, parts = canvas.submit_transcript(str(staged), source_name=path.name, audio_seconds=seconds, formats=formats,
+                                                  language=options["language"], asr_backend=options["asr_backend"],
+                                                  **speakers)
+        else:
+            job = client.submit(names.TRANSCRIBE, {"audio_path": str(staged), "source_name": path.name,
+                                                   "language": options["language"], "backend": options["asr_backend"]},
+                                kind="transcribe", audio_path=str(staged), audio_seconds=seconds)
+            parts = {names.TRANSCRIBE: job.task_id}
+        cli_audio.announce(path, job.id, wait)
+        label = path.name if len(audio) > 1 else ""
+        jobs.append((path, [Tracked(f"{label} {name.split('.')[-1]}".strip(), task_id) for name, task_id in parts.items()]))
+    if not wait:
+        return None
+    follow([t for _, tracked in jobs for t in tracked], timeout=timeout, out=sys.stderr)
+    results = []
+    for path, tracked in jobs:
+        failed = [t for t in tracked if t.error]
+        if failed:
+            results.append(RuntimeError(f"{failed[0].label} failed: {failed[0].error}"))
+        else:
+            results.append(tracked[-1].value if diarize else _attribute_here(tracked[-1].value, None, path, formats))
+    return results
 
 
-def _attribute_here(transcription, diarization, audio, formats):
+def _attribute_here(transcription, diarization, audio: Path, formats):
+    """Merge here; the files are named after ``audio``, the user's own file."""
     from echonote.transcripts import build_transcript
 
     parts = [p for p in (transcription, diarization) if p]
@@ -85,21 +106,21 @@ def _attribute_here(transcription, diarization, audio, formats):
         _fail(str(exc), EXIT_USAGE)
 
 
-def _run_local(audio, diarize, formats, options):
+def _run_local(path, diarize, formats, options):
     try:
         from echonote.worker.diarization import diarize_file
         from echonote.worker.transcription import transcribe_file
     except ImportError as exc:
-        _fail(f"--local needs the worker extra ({exc.name} is missing): pip install 'echonote[worker]'", EXIT_USAGE)
-    from echonote import config
+        cli_audio.worker_extra_missing(exc)
     from echonote.errors import BadInput
 
-    target = audio.resolve()
-    roots = [*config.load().audio_roots, target.parent]
+    target, roots = path.resolve(), cli_audio.local_roots(path)
+    speakers = {key: options[key] for key in ("num_speakers", "min_speakers", "max_speakers")}
     try:
-        words = transcribe_file(str(target), backend=options["asr_backend"], language=options["language"], roots=roots)
-        speakers = diarize_file(str(target), num_speakers=options["num_speakers"], roots=roots,
-                                out_dir=Path(words["result_path"]).parent) if diarize else None
-        return _attribute_here(words, speakers, target, formats)
+        words = transcribe_file(str(target), backend=options["asr_backend"], language=options["language"], roots=roots,
+                                source_name=path.name)
+        found = diarize_file(str(target), roots=roots, out_dir=Path(words["result_path"]).parent,
+                             source_name=path.name, **speakers) if diarize else None
+        return _attribute_here(words, found, target, formats)
     except BadInput as exc:
-        _fail(str(exc), EXIT_USAGE)
+        return exc

@@ -364,3 +364,15 @@ def get_job(job_id: str, url: str | None = None) -> Job | None:
 def recent_jobs(limit: int = 20, url: str | None = None) -> list[Job]:
     with session(url) as s:
         return list(s.scalars(select(Job).order_by(Job.created_at.desc()).limit(limit)))
+
+
+def find_jobs(user: str | None = None, status: str | None = None, limit: int = 20,
+              url: str | None = None) -> list[tuple[Job, str]]:
+    """The newest jobs with their user's name, optionally only ``user``'s and/or those in ``status``."""
+    query = select(Job, User.name).join(User, User.id == Job.user_id).order_by(Job.created_at.desc()).limit(limit)
+    if user is not None:
+        query = query.where(User.name == user)
+    if status is not None:
+        query = query.where(Job.status == status)
+    with session(url) as s:
+        return [(job, name) for job, name in s.execute(query)]

@@ -15,7 +15,7 @@ import pytest
 
 from echonote import client, config, db, names
 from echonote.audio_info import ffmpeg_for_probing
-from echonote.cli_diarize import _audio_seconds
+from echonote.audio_info import charge_seconds as _audio_seconds
 
 FFMPEG = ffmpeg_for_probing()
 pytestmark = pytest.mark.skipif(FFMPEG is None, reason="needs ffmpeg (system package or the imageio-ffmpeg wheel)")

@@ -1,0 +1,108 @@
+"""What ``echonote diarize`` and ``echonote transcribe`` share: speaker options, input checks,
+staging for the workers, announcing jobs and copying results out.
+
+Imported through :mod:`echonote.cli` (which registers the commands that use it), never first."""
+from __future__ import annotations
+
+import shutil
+import sys
+from pathlib import Path
+
+import click
+
+from echonote.cli import EXIT_RUNTIME, EXIT_USAGE, _fail
+
+
+def speaker_options(func):
+    """--num-speakers, --min-speakers and --max-speakers, passed on as ``num_speakers`` etc."""
+    for flag, text in (("--max-speakers", "At most this many speakers."),
+                       ("--min-speakers", "At least this many speakers."),
+                       ("--num-speakers", "Exact number of speakers, if known.")):
+        func = click.option(flag, type=click.IntRange(min=1), help=text)(func)
+    return func
+
+
+def audio_arguments(func):
+    """One or more AUDIO files."""
+    return click.argument("audio", nargs=-1, required=True, type=click.Path(dir_okay=False, path_type=Path))(func)
+
+
+def wait_option(func):
+    return click.option("--wait/--no-wait", default=True, show_default=True,
+                        help="Follow progress and print results; --no-wait prints the command that follows each job.")(func)
+
+
+def check_request(audio, min_speakers, max_speakers, *, wait: bool, local: bool, copy_flags: dict) -> None:
+    """Refuse, before anything is sent, what cannot work: missing files, min > max, copies with --no-wait."""
+    given = [flag for flag, value in copy_flags.items() if value]
+    if not wait and not local and given:
+        _fail(f"{'/'.join(given)} copy the results once the jobs finish, but --no-wait returns before that. Drop "
+              f"--no-wait, or leave out {'/'.join(given)} and copy them later with `echonote job ID --out DIR`.",
+              EXIT_USAGE)
+    if min_speakers and max_speakers and min_speakers > max_speakers:
+        _fail(f"--min-speakers ({min_speakers}) is greater than --max-speakers ({max_speakers})", EXIT_USAGE)
+    for path in audio:
+        if not path.is_file():
+            _fail(f"{path}: no such file", EXIT_USAGE)
+
+
+def stage_for_workers(audio) -> list[Path]:
+    """Each file where workers may read it; the broker is asked first, so a down one copies nothing."""
+    from echonote import client, uploads
+
+    client.check_broker()
+    staged = []
+    for path in audio:
+        try:
+            target = uploads.stage(path)
+        except ValueError as exc:
+            _fail(str(exc), EXIT_USAGE)
+        if target != path.resolve():
+            click.echo(f"{path}: stored as {target} (workers read only under the data/upload roots)", err=True)
+        staged.append(target)
+    return staged
+
+
+def follow_command(job_id: str) -> str:
+    return f"echonote job {job_id} --wait"
+
+
+def announce(path: Path, job_id: str, wait: bool) -> None:
+    """Say which job carries ``path``; without waiting, also the exact command that follows it."""
+    click.echo(f"{path}: job {job_id}", err=True)
+    if not wait:
+        click.echo(f"  follow it with: {follow_command(job_id)}")
+
+
+def copy_result(source: str | Path, target: Path) -> Path:
+    """Copy a result file to ``target`` (a folder keeps the file's name) and say where it went."""
+    if target.is_dir():
+        target = target / Path(source).name
+    target.parent.mkdir(parents=True, exist_ok=True)
+    shutil.copyfile(source, target)
+    click.echo(f"  wrote {target}")
+    return target
+
+
+def report_outcomes(audio, outcomes, show) -> None:
+    """``show(path, value)`` for each success; failures on stderr, then exit 1 if there were any."""
+    failed = 0
+    for path, outcome in zip(audio, outcomes):
+        if isinstance(outcome, BaseException):
+            failed += 1
+            click.secho(f"{path}: failed: {outcome}", fg="red", err=True)
+        else:
+            show(path, outcome)
+    if failed:
+        sys.exit(EXIT_RUNTIME)
+
+
+def local_roots(path: Path) -> list[Path]:
+    """--local reads the files its user names: the roots guard a shared worker, not one's own shell."""
+    from echonote import config
+
+    return [*config.load().audio_roots, path.resolve().parent]
+
+
+def worker_extra_missing(exc: ImportError):
+    _fail(f"--local needs the worker extra ({exc.name} is missing): pip install 'echonote[worker]'", EXIT_USAGE)
