@@ -30,7 +30,8 @@ class NotRTTM(ValueError):
 
 
 def _text_lines(path: Path, a_kind: str, expected: str) -> list[tuple[int, list[str]]]:
-    """``(line number, fields)`` of each non-blank line; NotRTTM for a file that is not text."""
+    """``(line number, fields)`` of each line that is neither blank nor a ``;;`` comment (NIST's scoring
+    tools skip those); NotRTTM for a file that is not text."""
     try:
         data = path.read_bytes()
     except OSError as exc:
@@ -42,7 +43,8 @@ def _text_lines(path: Path, a_kind: str, expected: str) -> list[tuple[int, list[
     except UnicodeError:
         raise NotRTTM(f"{path} is not {a_kind} file (binary data: audio?); expected text lines "
                       f"'{expected}'.") from None
-    return [(number, line.split()) for number, line in enumerate(text.splitlines(), start=1) if line.strip()]
+    return [(number, line.split()) for number, line in enumerate(text.splitlines(), start=1)
+            if line.strip() and not line.lstrip().startswith(";;")]
 
 
 def _number(value: str) -> float | None:

@@ -103,7 +103,7 @@ def test_good_rttm_still_scores(sample, tmp_path):
     fields = lines[0].split()
     fields[7] = "someone_else"  # one turn given to a third speaker: confusion, not zero
     shifted = tmp_path / "hyp.rttm"
-    shifted.write_text("\n".join([" ".join(fields), *lines[1:]]) + "\n")
+    shifted.write_text("\n".join([";; a comment line, as NIST's tools allow", " ".join(fields), *lines[1:]]) + "\n")
     uem = tmp_path / "all.uem"
     uem.write_text("sample 1 0.0 30.0\n")
     done = evaluate(str(shifted), str(sample["rttm"]), "--uem", str(uem))
