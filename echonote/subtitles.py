@@ -25,8 +25,8 @@ from typing import Mapping, Sequence
 
 __all__ = ["MAX_CUE_SECONDS", "MAX_LINES", "MAX_LINE_CHARS", "MIN_CUE_SECONDS", "Cue", "cues"]
 
-MAX_LINE_CHARS = 42  # characters per line (Netflix; the BBC's 37 suits a 16:9 frame at its font size)
-MAX_LINES = 2  # lines per cue (every broadcast guideline)
+MAX_LINE_CHARS = 42  # characters per line (Netflix's limit for English)
+MAX_LINES = 2  # lines per cue (Netflix, and broadcasters generally)
 MAX_CUE_SECONDS = 7.0  # Netflix's maximum duration of a subtitle event
 MIN_CUE_SECONDS = 1.0  # a little over Netflix's 5/6 s, so that a one-word cue can be read
 LONG_PAUSE_SECONDS = 0.5  # a silence this long between two words is a good place to cut
@@ -41,8 +41,8 @@ _CUT_BEFORE = frozenset(
     "whom whose that than as to of in on at by for with from about into onto over under after before "
     "between through during without".split())
 # cost of a cue, and of a cue too short to read (in full at 0 s, none at MIN_CUE_SECONDS): a cut is worth
-# a new cue only where it is a good one;
-# a poor line break counts half a poor cut between cues (both lines are read at once, two cues are not)
+# a new cue only where it is a good one. A poor line break counts half a poor cut between cues (both
+# lines are read at once, two cues are not).
 _CUE_COST, _SHORT_COST, _LINE_CUT_WEIGHT = 2.0, 3.0, 0.5
 
 
