@@ -1,7 +1,5 @@
 """What ``echonote diarize`` and ``echonote transcribe`` share: speaker options, input checks,
-staging for the workers, announcing jobs and copying results out.
-
-Imported through :mod:`echonote.cli` (which registers the commands that use it), never first."""
+staging for the workers, announcing jobs and copying results out."""
 from __future__ import annotations
 
 import shutil
@@ -10,7 +8,14 @@ from pathlib import Path
 
 import click
 
-from echonote.cli import EXIT_RUNTIME, EXIT_USAGE, _fail
+# The exit codes and the one-line error live in echonote.cli, which imports the command modules
+# that use this one: it is imported inside the functions, so any module may be imported first.
+
+
+def _usage_error(message: str):
+    from echonote.cli import EXIT_USAGE, _fail
+
+    _fail(message, EXIT_USAGE)
 
 
 def speaker_options(func):
@@ -36,14 +41,13 @@ def check_request(audio, min_speakers, max_speakers, *, wait: bool, local: bool,
     """Refuse, before anything is sent, what cannot work: missing files, min > max, copies with --no-wait."""
     given = [flag for flag, value in copy_flags.items() if value]
     if not wait and not local and given:
-        _fail(f"{'/'.join(given)} copy the results once the jobs finish, but --no-wait returns before that. Drop "
-              f"--no-wait, or leave out {'/'.join(given)} and copy them later with `echonote job ID --out DIR`.",
-              EXIT_USAGE)
+        _usage_error(f"{'/'.join(given)} copy the results once the jobs finish, but --no-wait returns before that. Drop "
+              f"--no-wait, or leave out {'/'.join(given)} and copy them later with `echonote job ID --out DIR`.")
     if min_speakers and max_speakers and min_speakers > max_speakers:
-        _fail(f"--min-speakers ({min_speakers}) is greater than --max-speakers ({max_speakers})", EXIT_USAGE)
+        _usage_error(f"--min-speakers ({min_speakers}) is greater than --max-speakers ({max_speakers})")
     for path in audio:
         if not path.is_file():
-            _fail(f"{path}: no such file", EXIT_USAGE)
+            _usage_error(f"{path}: no such file")
 
 
 def stage_for_workers(audio) -> list[Path]:
@@ -56,7 +60,7 @@ def stage_for_workers(audio) -> list[Path]:
         try:
             target = uploads.stage(path)
         except ValueError as exc:
-            _fail(str(exc), EXIT_USAGE)
+            _usage_error(str(exc))
         if target != path.resolve():
             click.echo(f"{path}: stored as {target} (workers read only under the data/upload roots)", err=True)
         staged.append(target)
@@ -94,6 +98,8 @@ def report_outcomes(audio, outcomes, show) -> None:
         else:
             show(path, outcome)
     if failed:
+        from echonote.cli import EXIT_RUNTIME
+
         sys.exit(EXIT_RUNTIME)
 
 
@@ -105,4 +111,4 @@ def local_roots(path: Path) -> list[Path]:
 
 
 def worker_extra_missing(exc: ImportError):
-    _fail(f"--local needs the worker extra ({exc.name} is missing): pip install 'echonote[worker]'", EXIT_USAGE)
+    _usage_error(f"--local needs the worker extra ({exc.name} is missing): pip install 'echonote[worker]'")
