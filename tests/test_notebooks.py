@@ -143,6 +143,8 @@ def check_04(nb) -> None:
     flower_rows = text.split("task(s) in Flower", 1)[1]
     assert "echonote.diarize" in flower_rows and "echonote.ping" in flower_rows and "SUCCESS" in flower_rows
     assert "flower_events_total" in text
+    default_view = next(line for line in text.splitlines() if "job(s) in the default view" in line)
+    assert "echonote.diarize" in default_view and "echonote.ping" not in default_view, default_view
     assert sum("image/png" in o.get("data", {}) for c in nb.cells for o in c.get("outputs", [])) >= 6
     assert_one_name_per_person(text)
 
@@ -226,11 +228,13 @@ def test_labels_map_each_person_once_by_the_best_assignment_not_the_greedy_one()
     assert labels.best_mapping(hyp, ref) == {"A": "Y", "B": "X"}  # 17 s agree
 
     result = {"segments": hyp, "words": [{"word": "hi", "speaker": "B"}, {"word": "uh", "speaker": None}],
-              "utterances": [{"start": 19, "end": 27, "speaker": "B", "text": "hi"}], "speakers": ["A", "B"]}
+              "utterances": [{"start": 19, "end": 27, "speaker": "B", "text": "hi"}],
+              "speakers": [{"speaker": "A", "speech": 19.0}, {"speaker": "B", "speech": 8.0}]}
     renamed = labels.relabel_result(result, {"A": "Y", "B": "X"})
     assert [s["speaker"] for s in renamed["segments"]] == ["Y", "Y", "X"]
     assert [w["speaker"] for w in renamed["words"]] == ["X", None]
-    assert renamed["utterances"][0]["speaker"] == "X" and renamed["speakers"] == ["Y", "X"]
+    assert renamed["utterances"][0]["speaker"] == "X"
+    assert renamed["speakers"] == [{"speaker": "Y", "speech": 19.0}, {"speaker": "X", "speech": 8.0}]
     assert result["segments"][0]["speaker"] == "A"  # the task's result itself is left as it was
 
 

@@ -2,10 +2,13 @@
 
 ``notebooks/NN_*.ipynb`` are the sources (solutions, committed without
 outputs). Each cell tagged ``solution`` is followed by a cell tagged ``check``
-that calls a check function from ``echonote.lab.checks``. In
-``notebooks/exercises/`` the solution cell becomes ``name = ...`` for each name
-the check reads, so the check says "not yet — hint: ..." until the learner
-writes the code.
+whose last line calls a check from ``echonote.lab.checks`` (it shows a
+one-line answer, never a traceback). In ``notebooks/exercises/`` the solution
+cell becomes ``name = ...`` for each name the solution assigns on its own line
+(``a = ...``, not ``a, b = ...``) and the check reads, so the check says
+"not yet — hint: ..." until the learner writes the code. Cells tagged
+``setup`` before a solution stay as they are: they prepare what the exercise
+acts on.
 
     python tools/make_exercises.py           # write notebooks/exercises/*.ipynb
     python tools/make_exercises.py --check   # exit 1 if they are stale or a source is malformed
@@ -54,6 +57,9 @@ def problems(path: Path) -> list[str]:
             following = nb.cells[i + 1] if i + 1 < len(nb.cells) else None
             if following is None or "check" not in tags(following):
                 found.append(f"{path.name} cell {i}: a solution cell must be followed by a cell tagged 'check'")
+            elif following.source.lstrip().startswith("print("):
+                found.append(f"{path.name} cell {i + 1}: end the check cell with the check's call, not print(...): "
+                             "its answer is shown as a formatted message")
     if not any("solution" in tags(c) for c in nb.cells):
         found.append(f"{path.name}: no cell tagged 'solution' (each notebook has at least one exercise)")
     return found

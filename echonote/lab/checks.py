@@ -233,8 +233,9 @@ def check_stranded_job(stranded, report, rescued) -> str:
     if not isinstance(report, dict) or "requeued" not in report:
         raise NotYet("report should be what the janitor task returned (a dict with 'requeued').")
     if stranded.task_id not in report["requeued"]:
-        raise NotYet("the janitor's report does not list that job as requeued: was its worker really gone "
-                     "when the janitor ran, and was its row still 'started'?")
+        raise NotYet("the janitor's report does not list that job as requeued: was its worker really gone and "
+                     "its row still 'started' when it ran? (Beat's own janitor may have been first: run the "
+                     "setup cell again.)")
     row = db.get_job(stranded.id)
     if row is None or row.status != db.SUCCEEDED:
         raise NotYet(f"the job row is {getattr(row, 'status', 'missing')}: requeued messages go back to their own "

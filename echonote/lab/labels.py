@@ -51,15 +51,15 @@ def named_reference(rttm, stm) -> tuple[list[dict], dict[str, str]]:
 
 
 def relabel_result(result: dict, mapping: dict[str, str]) -> dict:
-    """A copy of a task result whose segments, words, utterances and speaker list use ``mapping``."""
-    out = dict(result)
-    for key in ("segments", "words", "utterances"):
-        if key in result:
-            out[key] = [{**item, "speaker": mapping.get(item.get("speaker"), item.get("speaker"))}
-                        for item in result[key]]
-    if isinstance(result.get("speakers"), list):
-        out["speakers"] = [mapping.get(s, s) for s in result["speakers"]]
-    return out
+    """A copy of a task result whose segments, words, utterances and speaker summary use ``mapping``."""
+
+    def renamed(item):
+        if isinstance(item, dict) and "speaker" in item:
+            return {**item, "speaker": mapping.get(item["speaker"], item["speaker"])}
+        return mapping.get(item, item) if isinstance(item, str) else item
+
+    return {key: [renamed(item) for item in value] if key in ("segments", "words", "utterances", "speakers")
+            and isinstance(value, list) else value for key, value in result.items()}
 
 
 def describe(*mappings: dict[str, str]) -> str:
