@@ -37,10 +37,13 @@ def test_a_job_whose_worker_dies_every_time_runs_at_most_max_deliveries_times(st
     """A job whose pool process was SIGKILLed on every run (an OOM killer) was delivered 7 times in
     10 s with no end; after ECHONOTE_MAX_DELIVERIES runs it must fail with the reason."""
     cap = config.load().max_deliveries
-    job = client.submit(names.PING, {"drill": "sigkill"})
+    db.set_quota("dies-every-time", 1000)
+    job = client.submit(names.PING, {"drill": "sigkill"}, user="dies-every-time", audio_seconds=60)
     row = final_row(job.id, 30 + 10 * cap)
     reason = f"worker died {cap} times while running this job"
     assert row.status == db.FAILED and reason in row.error, row.as_dict()
+    assert row.audio_seconds == 0 and next(u.used_seconds_today for u in db.list_users()
+                                           if u.name == "dies-every-time") == 0, "the system's failure is refunded"
     assert row.attempts == cap, f"{row.attempts} runs for a cap of {cap}"
     with pytest.raises(Exception, match=reason):
         client.wait(job.task_id, timeout=10)
