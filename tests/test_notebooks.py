@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import copy
 import os
+import re
 import time
 from pathlib import Path
 
@@ -131,11 +132,14 @@ def check_03(nb) -> None:
     lines = text.split("Results\n")[-1].splitlines()
     table = "\n".join(lines[:next((i for i, line in enumerate(lines) if not line.strip() or line.startswith("<")),
                                   len(lines))])
-    rows = [line.split() for line in table.splitlines()[2:]]  # below the header and its rule
-    by_file = {row[0]: row for row in rows}
+    header, _rule, *lines = table.splitlines()
+    columns = re.split(r"\s{2,}", header.strip())
+    rows = [dict(zip(columns, re.split(r"\s{2,}", line.strip()))) for line in lines]
+    by_file = {row["file"]: row for row in rows}
     assert sorted(by_file) == ["lab007_000.wav", "lab007_001.wav", "pyannote_sample.wav"], table
-    assert all(row[1] == "SUCCESS" for row in rows), table  # a failed job shows its reason here
-    assert by_file["pyannote_sample.wav"][2:4] == ["2", "2"], table  # found 2, reference 2
+    assert all(row["status"] == "SUCCESS" for row in rows), table  # a failed job shows its reason here
+    sample = by_file["pyannote_sample.wav"]
+    assert (sample["speakers"], sample["reference speakers"]) == ("2", "2"), table
 
 
 def check_04(nb) -> None:
