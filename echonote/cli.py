@@ -106,7 +106,7 @@ def status(as_json, timeout):
     from echonote.stack import Stack
 
     stack = Stack()
-    report = {"processes": [vars(row) for row in stack.status()]}
+    report = {"state_dir": str(config.load().path("state_dir")), "processes": [vars(row) for row in stack.status()]}
     broker_ok, broker_msg = monitor.broker_status()
     report["broker"] = {"url": config.redact_url(config.load().effective_broker_url), "ok": broker_ok, "message": broker_msg}
     nodes = monitor.workers(timeout) if broker_ok else []
@@ -143,7 +143,8 @@ def status(as_json, timeout):
 def _print_status(report: dict) -> None:
     click.secho("processes", bold=True)
     if not report["processes"]:
-        click.echo("  none started from this state directory (echonote up)")
+        click.echo(f"  none started from the state directory {report['state_dir']} (`echonote up` starts them; "
+                   "ECHONOTE_HOME or ECHONOTE_STATE_DIR point at another)")
     for p in report["processes"]:
         state = f"running {p['uptime_s']:.0f} s" if p["alive"] else "stopped"
         click.echo(f"  {p['role']:<8} pid {p['pid'] or '-':<7} {state:<16} {p['command'][:90]}")

@@ -2,6 +2,7 @@
 fail with "outside the allowed folders" after charging, and `echonote status` saw no stack."""
 from __future__ import annotations
 
+import json
 import os
 from pathlib import Path
 
@@ -10,7 +11,8 @@ import pytest
 from echonote import config, samples
 from support.cli_runs import echonote, user_copy
 
-DIR_VARS = tuple(config.BY_KEY[key].env for key in config.DIR_KEYS)
+FOLDERS = ("state_dir", "data_dir", "upload_dir", "results_dir")
+DIR_VARS = tuple(f"ECHONOTE_{key.upper()}" for key in FOLDERS)
 
 
 def test_the_folders_do_not_depend_on_the_working_directory(tmp_path, monkeypatch):
@@ -21,7 +23,7 @@ def test_the_folders_do_not_depend_on_the_working_directory(tmp_path, monkeypatc
         folder.mkdir(parents=True)
         monkeypatch.chdir(folder)
         cfg = config.load()
-        seen.append({key: cfg.path(key) for key in config.DIR_KEYS})
+        seen.append({key: cfg.path(key) for key in FOLDERS})
     assert seen[0] == seen[1]
     assert not any(path.is_relative_to(tmp_path) for path in seen[0].values()), seen[0]
 
@@ -52,9 +54,16 @@ def test_diarize_and_status_from_an_unrelated_folder(home_of_the_stack, tmp_path
     assert "2 speaker(s)" in done.stdout and "meeting.rttm" in done.stdout
     status = echonote("status", "--json", env=home_of_the_stack, cwd=elsewhere, timeout=60)
     assert "none started" not in status.stdout
-    import json
-
     report = json.loads(status.stdout)
     assert {"redis", "worker"} <= {p["role"] for p in report["processes"] if p["alive"]}, report["processes"]
     assert report["broker"]["ok"] and report["workers"], report
     assert list(elsewhere.iterdir()) == [], "nothing may be created in the working directory"
+
+
+def test_status_names_the_state_directory_it_looked_in(tmp_path):
+    """`status` said "none started from this state directory" without saying which one."""
+    from conftest import isolated_env, run_cli
+
+    env = isolated_env(tmp_path, ECHONOTE_BROKER_URL="redis://127.0.0.1:1/0")
+    shown = run_cli("status", env=env, timeout=60)
+    assert f"none started from the state directory {tmp_path / 'state'}" in shown.stdout, shown.stdout
