@@ -11,6 +11,8 @@ from echonote import samples
 from support.cli_runs import echonote, follow_commands, user_copy
 
 pytest.importorskip("pyannote.audio", reason="the worker extra is not installed")
+# the first test that follows the shared job pays for a diarization through the stack
+pytestmark = pytest.mark.slow
 
 
 @pytest.fixture(scope="module")
