@@ -75,6 +75,13 @@ def backend_options(backend: str, cfg: config.Config) -> dict:
     return {"device": cfg.device}
 
 
+def _until_written(progress):
+    """``progress`` without the diarization's own "done": the job is done once its files are written."""
+    if progress is None:
+        return None
+    return lambda step, completed, total: None if step == "done" else progress(step, completed, total)
+
+
 def diarize_file(audio_path: str, *, num_speakers=None, min_speakers=None, max_speakers=None, backend=None,
                  progress=None, out_dir: Path | None = None, task_id: str | None = None, roots=None,
                  source_name: str | None = None) -> dict:
@@ -90,7 +97,7 @@ def diarize_file(audio_path: str, *, num_speakers=None, min_speakers=None, max_s
     try:
         result = diarize_core.run_diarization(
             audio_path, num_speakers=num_speakers, min_speakers=min_speakers, max_speakers=max_speakers,
-            backend=backend, backend_options=backend_options(backend, cfg), progress=progress,
+            backend=backend, backend_options=backend_options(backend, cfg), progress=_until_written(progress),
             roots=roots or cfg.audio_roots, limits={"max_duration": cfg.max_audio_seconds, "max_bytes": cfg.max_audio_bytes},
         )
     except BadInput:
@@ -110,6 +117,7 @@ def diarize_file(audio_path: str, *, num_speakers=None, min_speakers=None, max_s
     diarize_core.write_json(result, json_target)
     if progress:
         progress("write", 1, 1)
+        progress("done", 1, 1)
     return result
 
 
