@@ -45,7 +45,9 @@ def test_a_full_results_disk_fails_once_naming_the_folder(stack, tmp_path):
 
     clip = chaos.short_clip(2.0)
     try:
-        job = client.submit(names.DIARIZE, {"audio_path": str(clip)}, kind="diarize", sender=send_onto_full_disk)
+        db.set_quota("diskfull", 1000)
+        job = client.submit(names.DIARIZE, {"audio_path": str(clip)}, kind="diarize", sender=send_onto_full_disk,
+                            user="diskfull", audio_seconds=2)
         with pytest.raises(Exception, match="No space left on device") as failed:
             client.wait(job.task_id, timeout=300)
         message = str(failed.value)
@@ -53,6 +55,8 @@ def test_a_full_results_disk_fails_once_naming_the_folder(stack, tmp_path):
         assert str(folder) in message and "ECHONOTE_RESULTS_DIR" in message and "after 3 tries" in message, message
         row = db.get_job(job.id)
         assert (row.status, row.attempts) == (db.FAILED, 1), "the model must run once: only the write is retried"
+        used = next(u.used_seconds_today for u in db.list_users() if u.name == "diskfull")
+        assert row.audio_seconds == 0 and used == 0, "a full disk is not the user's doing: refunded"
         assert stack.log_since_start("worker").count(f"{names.DIARIZE}[{job.task_id}] received") == 1
     finally:
         if folder is not None:
