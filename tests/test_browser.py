@@ -104,13 +104,20 @@ def test_notebook_03_in_chromium_submit_reaches_100_percent_and_flower_lists_the
                                ".some(e => e.innerText.includes('well done'))", timeout=900_000)
     finally:
         page.screenshot(path=str(ARTIFACTS / "browser-03-after-run-all.png"))
+    # Later cells (exercises) run first and a click waits behind them: wait until no cell is queued or running
+    # (the kernel alone looks idle for a moment between two cells).
+    all_ran = f"{kernel_idle} && ![...document.querySelectorAll('.jp-InputPrompt')].some(p => p.innerText.includes('[*]'))"
+    page.wait_for_function(all_ran, timeout=900_000)
     jobs_before = page.locator(".echonote-job").count()
     rows_before = page.evaluate(results_rows)
 
     submit = page.locator("button.echonote-submit").first
     submit.scroll_into_view_if_needed()
     submit.click()
-    page.wait_for_function(f"document.querySelectorAll('.echonote-job').length > {jobs_before}")
+    try:
+        page.wait_for_function(f"document.querySelectorAll('.echonote-job').length > {jobs_before}")
+    finally:
+        page.screenshot(path=str(ARTIFACTS / "browser-03-after-submit-click.png"))
     new_job = page.locator(".echonote-job").nth(jobs_before)
     new_job.scroll_into_view_if_needed()
     page.wait_for_function(
