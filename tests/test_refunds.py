@@ -10,8 +10,8 @@ from support.job_rows import final_row, run_by_name, usage
 pytest.importorskip("numpy", reason="the worker extra is not installed")
 
 
-def _charged_ping(user: str, seconds: float, **kwargs) -> db.Job:
-    return client.submit(names.PING, kwargs, kind="ping", user=user, audio_seconds=seconds)
+def _charged_ping(user: str, seconds: float, options: dict | None = None, **kwargs) -> db.Job:
+    return client.submit(names.PING, kwargs, kind="ping", user=user, audio_seconds=seconds, **(options or {}))
 
 
 def _close_again(job: db.Job) -> None:
@@ -20,14 +20,19 @@ def _close_again(job: db.Job) -> None:
     client.wait(client.send_by_name(names.CANVAS_FAILED, args=[job.task_id]).id, timeout=30)
 
 
-@pytest.mark.parametrize("drill, error", [("error", "DrillError"), ("memory", "OutOfMemory")])
-def test_a_system_failure_is_refunded_once(stack, drill, error):
-    """A job that failed through no fault of the user (a bug, out of memory) kept its quota charge."""
-    user = f"refund-{drill}"
+@pytest.mark.parametrize("case, kwargs, options, error", [
+    ("bug", {"drill": "error"}, {}, "DrillError"),
+    ("memory", {"drill": "memory"}, {}, "OutOfMemory"),
+    ("soft-limit", {"sleep": 5}, {"soft_time_limit": 1, "time_limit": 4}, "TimeLimitReached"),
+    ("hard-limit", {"sleep": 8, "stubborn": True}, {"soft_time_limit": 1, "time_limit": 2}, "TimeLimitExceeded"),
+])
+def test_a_system_failure_is_refunded_once(stack, case, kwargs, options, error):
+    """A job that failed through no fault of the user (a bug, out of memory, a time limit) kept its charge."""
+    user = f"refund-{case}"
     db.set_quota(user, 1000)
     kept = _charged_ping(user, 50)  # a job that succeeds keeps its charge: a second refund would eat into it
     client.wait(kept.task_id, timeout=30)
-    failed = _charged_ping(user, 30, drill=drill)
+    failed = _charged_ping(user, 30, options, **kwargs)
     assert usage(user) == 80
     with pytest.raises(Exception):
         client.wait(failed.task_id, timeout=30)
