@@ -21,7 +21,7 @@ TORCH_PINS := $(shell grep -oE '"torch(audio)?==[0-9.]+"' pyproject.toml | tr -d
 help:
 	@echo "make demo   set up, start the stack, run the main job"
 	@echo "make test   set up and run the test suite"
-	@echo "make lab    set up, start the stack, open JupyterLab on notebooks/"
+	@echo "make lab    set up, start the stack, open JupyterLab on your working copy of the notebooks"
 	@echo "make up | down | status   manage the stack (redis, worker, beat, flower)"
 	@echo "make requirements   regenerate requirements/*.txt from pyproject.toml"
 	@echo "make bench  run the benchmarks in bench/"
