@@ -87,25 +87,16 @@ def _run_local(audio, options):
         cli_audio.worker_extra_missing(exc)
     from echonote.errors import BadInput
 
+    from echonote.worker.diarization import STEP_SPANS
+    from echonote.worker.progress import local_progress
+
     results = []
     for path in audio:
-        with click.progressbar(length=100, label=path.name[:28], file=sys.stderr, show_percent=True) as bar:
-            done = [0]
-
-            def progress(step, completed, total, _bar=bar, _done=done):
-                from echonote.worker.diarization import STEP_SPANS
-
-                start, end = STEP_SPANS.get(step, (_done[0], _done[0]))
-                now = int(start + (end - start) * (completed / total if total else 1))
-                if now > _done[0]:
-                    _bar.update(now - _done[0])
-                    _done[0] = now
-
-            try:
-                results.append(diarize_file(str(path.resolve()), progress=progress, roots=cli_audio.local_roots(path),
-                                            source_name=path.name, **options))
-            except BadInput as exc:
-                results.append(exc)
+        try:  # the same weighted percent and ETA a worker publishes through the stack
+            results.append(diarize_file(str(path.resolve()), progress=local_progress(path.name, STEP_SPANS),
+                                        roots=cli_audio.local_roots(path), source_name=path.name, **options))
+        except BadInput as exc:
+            results.append(exc)
     return results
 
 

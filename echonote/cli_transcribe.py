@@ -108,8 +108,8 @@ def _attribute_here(transcription, diarization, audio: Path, formats):
 
 def _run_local(path, diarize, formats, options):
     try:
-        from echonote.worker.diarization import diarize_file
-        from echonote.worker.transcription import transcribe_file
+        from echonote.worker import diarization, transcription
+        from echonote.worker.progress import local_progress
     except ImportError as exc:
         cli_audio.worker_extra_missing(exc)
     from echonote.errors import BadInput
@@ -117,10 +117,12 @@ def _run_local(path, diarize, formats, options):
     target, roots = path.resolve(), cli_audio.local_roots(path)
     speakers = {key: options[key] for key in ("num_speakers", "min_speakers", "max_speakers")}
     try:
-        words = transcribe_file(str(target), backend=options["asr_backend"], language=options["language"], roots=roots,
-                                source_name=path.name)
-        found = diarize_file(str(target), roots=roots, out_dir=Path(words["result_path"]).parent,
-                             source_name=path.name, **speakers) if diarize else None
+        words = transcription.transcribe_file(
+            str(target), backend=options["asr_backend"], language=options["language"], roots=roots, source_name=path.name,
+            progress=local_progress(f"{path.name} words", transcription.STEP_SPANS))
+        found = diarization.diarize_file(
+            str(target), roots=roots, out_dir=Path(words["result_path"]).parent, source_name=path.name,
+            progress=local_progress(f"{path.name} speakers", diarization.STEP_SPANS), **speakers) if diarize else None
         return _attribute_here(words, found, target, formats)
     except BadInput as exc:
         return exc

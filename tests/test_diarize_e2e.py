@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -103,6 +104,8 @@ def test_cli_diarize_local_and_remote_agree(stack, sample, tmp_path):
                               capture_output=True, text=True, timeout=900)
         assert done.returncode == 0, done.stderr
         assert "2 speaker(s)" in done.stdout
+        # one kind of bar either way: weighted percent, the step, and an ETA (--local drew click's own bar before)
+        assert re.search(r"embeddings \d+/\d+  eta \d+:\d\d", done.stderr), (mode, done.stderr[-2000:])
         outputs[mode] = json.loads((tmp_path / f"{mode}.json").read_text())
     from echonote.evaluation import evaluate
 
