@@ -53,7 +53,7 @@ wheelhouse:
 	@echo "wheelhouse ready: $(or $(WHEELHOUSE),wheelhouse) ($$(du -sh $(or $(WHEELHOUSE),wheelhouse) | cut -f1)); install with: make setup WHEELHOUSE=$(or $(WHEELHOUSE),wheelhouse)"
 
 demo: setup
-	$(BIN)/python -m echonote.demo
+	$(BIN)/python -m echonote.ops.demo
 
 test: $(DEV_STAMP)
 	$(BIN)/python tools/gen_requirements.py --check

@@ -8,7 +8,7 @@ import tempfile
 
 def private_stack_env() -> str:
     """Point ECHONOTE_* at a fresh state dir and free ports; return the state dir."""
-    from echonote.stack import free_port
+    from echonote.ops.stack import free_port
 
     state = tempfile.mkdtemp(prefix="echonote-bench-")
     os.environ.update(

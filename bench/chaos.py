@@ -28,8 +28,8 @@ def main() -> int:
     private_stack_env()
     os.environ.update(ECHONOTE_WORKSHOP_SCHEDULE_SECONDS="1", ECHONOTE_BEAT_LOCK_SECONDS="4")
 
-    from echonote import chaos
-    from echonote.stack import Stack
+    from echonote.ops.stack import Stack
+    from echonote.testing import chaos
 
     n_kill, n_restart, n_load = (6, 4, 40) if args.quick else (20, 10, 200)
     stack = Stack(detach=False).up(("redis", "worker"))

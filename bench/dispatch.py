@@ -26,7 +26,7 @@ def main() -> int:
 
     from echonote import client, db, names
     from echonote.celery_app import app
-    from echonote.stack import Stack
+    from echonote.ops.stack import Stack
 
     stack = Stack(detach=False).up(("redis", "worker"))
     db.set_quota("bench", 1e12)

@@ -50,8 +50,9 @@ def main() -> int:
     args = parser.parse_args()
     state = private_stack_env()
 
-    from echonote import client, names, role_env
-    from echonote.stack import Stack
+    from echonote import client, names
+    from echonote.ops.stack import Stack
+    from echonote.testing import role_env
 
     envs = {role: role_env.build(role, args.venvs / role) for role in ("beat", "worker", "lab")}
     sizes = {role: role_env.size_on_disk(path) for role, path in envs.items()}
@@ -106,7 +107,7 @@ def main() -> int:
 
 def _worker_code_size(venv: Path) -> int:
     """Bytes of echonote/worker in a venv: the light images leave it out."""
-    from echonote import role_env
+    from echonote.testing import role_env
 
     found = list(venv.glob("lib/python3*/site-packages/echonote/worker"))
     return role_env.size_on_disk(found[0]) if found else 0

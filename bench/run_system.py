@@ -219,7 +219,7 @@ def main(argv: list[str]) -> int:
         return 2
     system, files_json, out_json = argv
     files = json.loads(open(files_json).read())
-    from echonote.benchmark import PeakMemory
+    from echonote.results.benchmark import PeakMemory
 
     memory = PeakMemory()
     t0 = time.perf_counter()

@@ -44,7 +44,7 @@ def main() -> None:
     parser.add_argument("--runs", type=int, default=2)
     parser.add_argument("--audio", type=Path, help="a recording of your own instead of the synthetic one")
     args = parser.parse_args()
-    from echonote import synth
+    from echonote.testing import synth
     from echonote.worker.backends import get_backend
 
     work = Path(tempfile.mkdtemp(prefix="step-costs-"))

@@ -3,7 +3,7 @@
 Rows, measured in one process, warm (each model runs once before timing), interleaved:
   - plain faster-whisper tiny.en called directly (int8, beam 5, word timestamps, no VAD);
   - echonote's pipeline: the ``offline`` ASR backend (the same model + VAD) and the ``offline``
-    diarization, merged by ``echonote.attribution``;
+    diarization, merged by ``echonote.results.attribution``;
   - the same transcript attributed with the reference diarization (the ceiling attribution can reach);
   - ``--model DIR_OR_NAME``: a larger faster-whisper model, when one is on this machine.
 Speaker accuracy = share of aligned reference words (hits + substitutions of the WER alignment)
@@ -62,9 +62,9 @@ def main() -> int:
 
     import faster_whisper
 
-    from echonote.attribution import attribute
-    from echonote.samples import pyannote_sample_dir
-    from echonote.transcript_scoring import score_transcript
+    from echonote.results.attribution import attribute
+    from echonote.results.samples import pyannote_sample_dir
+    from echonote.results.scoring import score_transcript
     from echonote.worker.asr import get_backend
     from echonote.worker.asr.whisper import bundled_model_dir
     from echonote.worker.audio import decode_audio

@@ -35,7 +35,7 @@ sys.path.insert(0, str(ROOT))
 import numpy as np  # noqa: E402
 import torch  # noqa: E402
 
-from echonote.evaluation import evaluate  # noqa: E402
+from echonote.results.der import evaluate  # noqa: E402
 from echonote.worker.audio import decode_audio  # noqa: E402
 from echonote.worker.backends.offline import (  # noqa: E402
     DEFAULT_SPEECH_FILL,
@@ -75,7 +75,7 @@ class CachedDiarization(StitchedSpeakerDiarization):
 
 def dev_files(real_dev: Path, cache: Path) -> dict[str, dict]:
     """name -> {wav, rttm, kind} for the real recordings, the sample and the coverage set."""
-    from echonote.synth import conversation_file
+    from echonote.testing.synth import conversation_file
 
     files = {}
     if real_dev.is_dir():

@@ -7,9 +7,10 @@ is light: beat, Flower and clients import it; it imports no task code.
 from __future__ import annotations
 
 import os
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 from urllib.parse import quote
 
 from echonote import private_files

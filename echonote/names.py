@@ -32,3 +32,9 @@ ROUTES = {
 
 #: every task a complete worker (``--include=echonote.worker.tasks``) registers
 ALL_TASKS = tuple(ROUTES)
+
+# --- message headers: how a worker finds the job row a message belongs to
+#: the job id a task message carries (read by echonote.worker.jobs)
+JOB_HEADER = "echonote_job_id"
+#: on the parts of a canvas: the job whose charge they settle, without owning its row
+CHARGE_HEADER = "echonote_charge_job_id"

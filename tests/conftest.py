@@ -40,7 +40,7 @@ os.environ.update(
 for _key in ("ECHONOTE_BROKER_URL", "ECHONOTE_RESULT_BACKEND", "ECHONOTE_WORKSHOP_SCHEDULE_SECONDS"):
     os.environ.pop(_key, None)
 
-from echonote.stack import Stack  # noqa: E402  (after the environment is set)
+from echonote.ops.stack import Stack  # noqa: E402  (after the environment is set)
 
 
 @pytest.fixture(scope="session")

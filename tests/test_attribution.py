@@ -5,7 +5,7 @@ import json
 
 import pytest
 
-from echonote.attribution import attribute, exclusive_turns, split_results
+from echonote.results.attribution import attribute, exclusive_turns, split_results
 
 
 def w(start, end, word="x"):
@@ -116,7 +116,7 @@ def test_transcript_modules_stay_light():
     import sys
 
     heavy = ("numpy", "torch", "faster_whisper", "ctranslate2", "jiwer")
-    code = ("import sys, echonote.attribution, echonote.transcript_formats, echonote.transcript_scoring; "
+    code = ("import sys, echonote.results.attribution, echonote.results.formats, echonote.results.scoring; "
             f"print(sorted(m for m in {heavy!r} if m in sys.modules))")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
     assert out.strip() == "[]"

@@ -3,14 +3,12 @@ state, the worker alive, and exactly one delivery (no retry storm)."""
 from __future__ import annotations
 
 import os
-import subprocess
-import sys
 import wave
 from pathlib import Path
 
 import pytest
-
 from conftest import run_cli
+
 from echonote import client, config, db, names
 
 np = pytest.importorskip("numpy")

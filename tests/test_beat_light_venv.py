@@ -9,7 +9,8 @@ from pathlib import Path
 
 import pytest
 
-from echonote import db, role_env
+from echonote import db
+from echonote.testing import role_env
 
 
 @pytest.fixture(scope="module")

@@ -78,14 +78,14 @@ def test_unreadable_rttm_names_the_file_and_line(tmp_path):
 
 def test_import_is_light():
     """bench scripts and the CLI import the module; models and numerics load only when a run starts."""
-    code = ("import sys, echonote.benchmark, echonote.cli; "
+    code = ("import sys, echonote.results.benchmark, echonote.cli; "
             "print(sorted(m for m in ('torch', 'numpy', 'pyannote.metrics', 'matplotlib') if m in sys.modules))")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True, cwd=ROOT)
     assert out.stdout.strip() == "[]"
 
 
 def test_pairs_any_audio_type_and_prefers_wav(tmp_path):
-    from echonote.benchmark import find_pairs
+    from echonote.results.benchmark import find_pairs
 
     turn = "SPEAKER {0} 1 0.5 2.0 <NA> <NA> A <NA> <NA>\n"
     for name in ("a", "b"):
@@ -104,7 +104,7 @@ def test_pairs_any_audio_type_and_prefers_wav(tmp_path):
 def test_mean_is_per_file_and_total_is_pooled():
     """A short file with a large error weighs as much as a long one in the mean, by its speech in the total."""
     pytest.importorskip("pyannote.metrics")
-    from echonote.benchmark import FileRun, Pair, format_table, summarise
+    from echonote.results.benchmark import FileRun, Pair, format_table, summarise
 
     long = Pair("long", Path("long.wav"), Path("long.rttm"), [{"start": 0.0, "end": 10.0, "speaker": "A"}])
     short = Pair("short", Path("short.wav"), Path("short.rttm"), [{"start": 0.0, "end": 1.0, "speaker": "A"}])
@@ -125,7 +125,7 @@ def test_mean_is_per_file_and_total_is_pooled():
 
 def test_peak_memory_is_reset_per_stretch_of_work():
     np = pytest.importorskip("numpy")
-    from echonote.benchmark import PeakMemory
+    from echonote.results.benchmark import PeakMemory
 
     memory = PeakMemory()
     if memory.method != "VmHWM":
@@ -146,7 +146,7 @@ def folder(tmp_path_factory):
     if shutil.which("espeak-ng") is None:
         pytest.skip("espeak-ng is not installed (apt-get install espeak-ng); it voices the synthetic files")
     pytest.importorskip("torch", reason="the benchmark needs the worker extra: pip install 'echonote[worker]'")
-    from echonote.synth import generate_set
+    from echonote.testing.synth import generate_set
 
     out = tmp_path_factory.mktemp("bench")
     entries = generate_set(out, 2, seed=11, duration=15.0)
@@ -238,8 +238,8 @@ def test_uem_limits_what_is_scored(folder, run):
 
 @pytest.mark.slow
 def test_png_has_one_timeline_per_file(run):
-    from echonote import plots
-    from echonote.benchmark import timelines_of
+    from echonote.results import plots
+    from echonote.results.benchmark import timelines_of
 
     _, out = run
     data = (out / "bench.png").read_bytes()

@@ -37,7 +37,7 @@ def test_probe_detects_task_code_when_it_is_imported():
 
 def test_the_light_client_path_stays_light():
     code = (
-        "import sys, json; import echonote.cli, echonote.client, echonote.monitor, echonote.stack, echonote.db;"
+        "import sys, json; import echonote.cli, echonote.client, echonote.ops.monitor, echonote.ops.stack, echonote.db;"
         f"print(json.dumps(sorted(m for m in sys.modules if any(m == h or m.startswith(h + '.') for h in {HEAVY!r}))))"
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout

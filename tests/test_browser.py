@@ -14,10 +14,10 @@ import urllib.request
 from pathlib import Path
 
 import pytest
-
 from conftest import free_port
-from echonote.lab import serve
 from test_notebooks import ROOT, kernel_env
+
+from echonote.lab import serve
 
 CHROMIUM = "/usr/bin/chromium"
 ARTIFACTS = ROOT / "test-artifacts"

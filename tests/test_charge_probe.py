@@ -14,8 +14,8 @@ from pathlib import Path
 import pytest
 
 from echonote import client, config, db, names
-from echonote.audio_info import ffmpeg_for_probing
-from echonote.audio_info import charge_seconds as _audio_seconds
+from echonote.client.audio_info import charge_seconds as _audio_seconds
+from echonote.client.audio_info import ffmpeg_for_probing
 
 FFMPEG = ffmpeg_for_probing()
 pytestmark = pytest.mark.skipif(FFMPEG is None, reason="needs ffmpeg (system package or the imageio-ffmpeg wheel)")
@@ -142,8 +142,8 @@ def test_a_transcript_canvas_is_settled_by_its_parts(stack):
     """The canvas's row follows attribute, which decodes nothing: diarize and transcribe settle its charge
     (both may; the second finds it settled)."""
     pytest.importorskip("pyannote.audio", reason="the sample ships in pyannote.audio's wheel")
-    from echonote import canvas
-    from echonote.samples import ensure_pyannote_sample
+    from echonote.client import canvas
+    from echonote.results.samples import ensure_pyannote_sample
 
     wav = ensure_pyannote_sample()["wav"]
     db.set_quota("canvascharge", 1000)

@@ -10,9 +10,9 @@ import time
 from pathlib import Path
 
 import pytest
+from support.job_rows import run_by_name, wait_for
 
 from echonote import client, config, db, names
-from support.job_rows import run_by_name, wait_for
 
 pytest.importorskip("numpy", reason="the worker extra is not installed")
 

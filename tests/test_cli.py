@@ -4,7 +4,6 @@ from __future__ import annotations
 import time
 
 import pytest
-
 from conftest import free_port, isolated_env, run_cli
 
 COMMANDS = [[], ["up"], ["down"], ["status"], ["logs"], ["call"], ["quota"], ["quota", "show"], ["quota", "set"], ["settings"]]

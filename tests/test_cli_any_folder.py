@@ -7,9 +7,10 @@ import os
 from pathlib import Path
 
 import pytest
-
-from echonote import config, samples
 from support.cli_runs import echonote, user_copy
+
+from echonote import config
+from echonote.results import samples
 
 FOLDERS = ("state_dir", "data_dir", "upload_dir", "results_dir")
 DIR_VARS = tuple(f"ECHONOTE_{key.upper()}" for key in FOLDERS)

@@ -6,9 +6,9 @@ import json
 import shlex
 
 import pytest
-
-from echonote import samples
 from support.cli_runs import echonote, follow_commands, user_copy
+
+from echonote.results import samples
 
 pytest.importorskip("pyannote.audio", reason="the worker extra is not installed")
 # the first test that follows the shared job pays for a diarization through the stack

@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 import pytest
-
-from echonote import samples
 from support.cli_runs import echonote, user_copy
+
+from echonote.results import samples
 
 pytest.importorskip("pyannote.audio", reason="the worker extra is not installed")
 
@@ -31,7 +31,7 @@ def test_stack_and_local_name_outputs_after_the_users_file(stack, tmp_path):
 
 
 def test_every_part_of_the_transcript_canvas_carries_the_users_name():
-    from echonote import canvas
+    from echonote.client import canvas
 
     built = canvas.transcript_canvas("/data/uploads/u/0123456789abcdef/x.wav", source_name="meeting_room.wav")
     parts = [*built.tasks, built.body]

@@ -6,9 +6,9 @@ from __future__ import annotations
 import shlex
 
 import pytest
-
-from echonote import samples
 from support.cli_runs import echonote, follow_commands, user_clip
+
+from echonote.results import samples
 
 pytest.importorskip("pyannote.audio", reason="the worker extra is not installed")
 

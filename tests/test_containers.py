@@ -137,10 +137,16 @@ def test_containerfile_rules(image):
 
 
 def test_light_images_drop_the_worker_code():
-    """Beat, Flower and the lab know tasks by name: their images install echonote without echonote/worker."""
+    """Beat, Flower and the lab know tasks by name: their images install echonote without echonote/worker;
+    the beat image keeps only the light contract, client, cli and ops."""
     for image in ("beat", "lab"):
         run = " ".join(args for word, args in instructions(CONTAINERS / f"Containerfile.{image}") if word == "RUN")
-        assert re.search(r"rm -rf /src/echonote/worker\s+&&\s+/opt/venv/bin/pip install --no-deps /src", run), image
+        dropped = re.search(r"rm -rf ((?:/src/echonote/\w+\s+)+)&&\s+/opt/venv/bin/pip install --no-deps /src", run)
+        assert dropped and "/src/echonote/worker" in dropped.group(1).split(), image
+        if image == "beat":
+            kept = {p.name for p in (ROOT / "echonote").iterdir() if p.is_dir() and (p / "__init__.py").exists()}
+            kept -= {Path(d).name for d in dropped.group(1).split()}
+            assert kept == {"client", "cli", "ops"}, kept
         assert "requirements/worker.txt" not in (CONTAINERS / f"Containerfile.{image}").read_text()
 
 

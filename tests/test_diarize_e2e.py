@@ -10,8 +10,9 @@ from pathlib import Path
 
 import pytest
 
-from echonote import client, db, names, samples
+from echonote import client, db, names
 from echonote.errors import BadInput
+from echonote.results import samples
 
 pytest.importorskip("pyannote.audio", reason="the worker extra is not installed")
 
@@ -32,7 +33,7 @@ def single_process_worker(stack):
 
 
 def test_sample_through_the_stack_reports_progress_and_is_accurate(stack, sample):
-    from echonote.evaluation import evaluate
+    from echonote.results.der import evaluate
 
     job = client.submit(names.DIARIZE, {"audio_path": str(sample["wav"])}, kind="diarize",
                         audio_path=str(sample["wav"]), audio_seconds=30)
@@ -107,15 +108,15 @@ def test_cli_diarize_local_and_remote_agree(stack, sample, tmp_path):
         # one kind of bar either way: weighted percent, the step, and an ETA (--local drew click's own bar before)
         assert re.search(r"embeddings \d+/\d+  eta \d+:\d\d", done.stderr), (mode, done.stderr[-2000:])
         outputs[mode] = json.loads((tmp_path / f"{mode}.json").read_text())
-    from echonote.evaluation import evaluate
+    from echonote.results.der import evaluate
 
     ders = {mode: evaluate(str(sample["rttm"]), out)["der"] for mode, out in outputs.items()}
     assert abs(ders["remote"] - ders["local"]) <= 0.005, ders
 
 
 def test_light_client_diarize_imports_no_torch():
-    code = ("import sys, echonote.cli, echonote.cli_diarize, echonote.progress_display, echonote.uploads, "
-            "echonote.samples, echonote.audio_info; "
+    code = ("import sys, echonote.cli, echonote.cli.diarize, echonote.client.terminal, echonote.client.uploads, "
+            "echonote.results.samples, echonote.client.audio_info; "
             "print([m for m in ('torch', 'numpy', 'pyannote.audio', 'librosa', 'echonote.worker') if m in sys.modules])")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
     assert out.strip() == "[]"

@@ -15,7 +15,7 @@ import pytest
 
 pytest.importorskip("pyannote.metrics", reason="evaluate needs the worker extra")
 
-from echonote import samples  # noqa: E402
+from echonote.results import samples  # noqa: E402
 
 EXPECTED = "SPEAKER <uri> 1 <start> <duration> <NA> <NA> <speaker> <NA> <NA>"
 ROOT = Path(__file__).resolve().parent.parent

@@ -9,7 +9,6 @@ import os
 from pathlib import Path
 
 import nbformat
-import pytest
 
 from echonote.lab import checks
 
@@ -90,8 +89,9 @@ def test_feedback_renders_as_a_box_and_not_yet_as_one_line():
 
 def test_checks_against_the_stack_hint_without_the_nodes_or_queues_they_expect(stack):
     """Real workers: the node names that consume 'diarization' never appear in the hint (the old one listed them)."""
-    from echonote import monitor, names
+    from echonote import names
     from echonote.celery_app import app
+    from echonote.ops import monitor
 
     consuming = [w.node for w in monitor.workers() if names.DIARIZATION_QUEUE in w.queues]
     assert consuming

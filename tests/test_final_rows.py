@@ -14,11 +14,12 @@ import time
 
 import psutil
 import pytest
-from sqlalchemy import update
-
 from conftest import run_cli
-from echonote import canvas, client, config, db, names
+from sqlalchemy import update
 from support.job_rows import usage, wait_for
+
+from echonote import client, config, db, names
+from echonote.client import canvas
 
 
 def run_janitor(**kwargs) -> dict:

@@ -8,7 +8,8 @@ from __future__ import annotations
 
 import pytest
 
-from echonote import client, names, samples
+from echonote import client, names
+from echonote.results import samples
 
 pytest.importorskip("matplotlib")
 

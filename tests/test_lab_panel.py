@@ -11,8 +11,8 @@ pytest.importorskip("ipywidgets")
 
 
 def test_panel_shows_a_failed_job_with_its_reason_beside_a_good_one(stack):
-    from echonote import samples
     from echonote.lab.panel import SubmissionPanel
+    from echonote.results import samples
 
     root = config.load().path("data_dir") / "panel-inputs"
     root.mkdir(parents=True, exist_ok=True)
@@ -35,7 +35,7 @@ def test_panel_shows_a_failed_job_with_its_reason_beside_a_good_one(stack):
 def _upload(panel, name: str, data: bytes) -> None:
     """What the browser's file picker does: set the FileUpload widget's value."""
     panel.upload.value = ({"name": name, "type": "audio/wav", "size": len(data), "content": memoryview(data),
-                           "last_modified": dt.datetime.now(dt.timezone.utc)},)
+                           "last_modified": dt.datetime.now(dt.UTC)},)
 
 
 def test_panel_jobs_on_one_file_have_distinct_whole_labels_and_finished_jobs_lose_cancel(stack):
@@ -63,8 +63,9 @@ def test_panel_jobs_on_one_file_have_distinct_whole_labels_and_finished_jobs_los
 
 def test_panel_lists_this_users_audio_uploads_once_each_and_selects_a_new_one_on_top(stack):
     """The list showed every user's uploads, duplicates and non-audio files; a new upload scrolled out of view."""
-    from echonote import samples, uploads
+    from echonote.client import uploads
     from echonote.lab.panel import SubmissionPanel
+    from echonote.results import samples
 
     audio = samples.ensure_pyannote_sample()["wav"].read_bytes()
     uploads.store_bytes(audio + b"\0" * 64, "someone_elses.wav", user="someone-else")

@@ -11,11 +11,13 @@ import subprocess
 import sys
 
 from conftest import ROOT, isolated_env, run_cli
+
 from echonote.lab.participants import PORT_BASES
-from echonote.stack import port_in_use
+from echonote.ops.stack import port_in_use
 
 PREVIOUS_GROUP = """
-from echonote import client, config, names, uploads
+from echonote import client, config, names
+from echonote.client import uploads
 from echonote.lab import serve
 client.submit(names.PING, {"payload": 1}, kind="ping", audio_seconds=600, user="alice")  # no worker: stays queued
 uploads.store_bytes(b"RIFF" + bytes(400), "alices_meeting.wav", user="alice")

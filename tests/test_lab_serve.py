@@ -8,6 +8,7 @@ import time
 import urllib.request
 
 from conftest import ROOT, free_port, isolated_env
+
 from echonote import config
 from echonote.lab import serve
 

@@ -194,7 +194,7 @@ def test_lab_helpers_stay_light():
     import sys
 
     code = ("import sys, echonote.lab.session, echonote.lab.panel, echonote.lab.flower_view, echonote.lab.checks, "
-            "echonote.lab.footprint, echonote.lab.inspect_view, echonote.lab.data, echonote.plots;"
+            "echonote.lab.footprint, echonote.lab.inspect_view, echonote.lab.data, echonote.results.plots;"
             "print([m for m in ('torch', 'numpy', 'librosa', 'echonote.worker') if m in sys.modules])")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
     assert out.strip() == "[]"
@@ -221,8 +221,8 @@ def test_every_notebook_was_executed():
 
 def test_labels_map_each_person_once_by_the_best_assignment_not_the_greedy_one():
     """Notebooks 04/05 showed one person under three labels; the mapping they now use is optimal, not greedy."""
-    from echonote import plots
     from echonote.lab import labels
+    from echonote.results import plots
 
     hyp = [{"start": 0, "end": 10, "speaker": "A"}, {"start": 10, "end": 19, "speaker": "A"},
            {"start": 19, "end": 27, "speaker": "B"}]
@@ -243,8 +243,8 @@ def test_labels_map_each_person_once_by_the_best_assignment_not_the_greedy_one()
 
 
 def test_the_sample_reference_is_named_after_its_transcript():
-    from echonote import samples
     from echonote.lab import labels
+    from echonote.results import samples
 
     sample = samples.ensure_pyannote_sample()
     turns, mapping = labels.named_reference(sample["rttm"], sample["stm"])

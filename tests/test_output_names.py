@@ -6,7 +6,8 @@ from pathlib import Path
 
 import pytest
 
-from echonote import chaos, client, names
+from echonote import client, names
+from echonote.testing import chaos
 from echonote.worker.paths import MAX_STEM_CHARS, output_stem
 
 pytest.importorskip("pyannote.audio", reason="the worker extra is not installed")

@@ -8,8 +8,10 @@ import time
 
 import pytest
 
-from echonote import client, config, names, samples, synth
-from echonote.progress_display import bar
+from echonote import client, config, names
+from echonote.client.terminal import bar
+from echonote.results import samples
+from echonote.testing import synth
 
 pytest.importorskip("pyannote.audio", reason="the worker extra is not installed")
 

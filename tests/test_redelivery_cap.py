@@ -9,7 +9,7 @@ import time
 import pytest
 
 from echonote import client, config, db, names
-from echonote.chaos import rows, wait_until
+from echonote.testing.chaos import rows, wait_until
 
 pytest.importorskip("numpy", reason="the worker extra is not installed")
 

@@ -3,9 +3,9 @@ user's input caused keeps its charge, and a job is refunded at most once whoever
 from __future__ import annotations
 
 import pytest
+from support.job_rows import final_row, run_by_name, usage
 
 from echonote import client, db, names
-from support.job_rows import final_row, run_by_name, usage
 
 pytest.importorskip("numpy", reason="the worker extra is not installed")
 

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import pytest
 
-from echonote import chaos
+from echonote.testing import chaos
 
 pytest.importorskip("pyannote.audio", reason="the worker extra is not installed")
 

@@ -7,7 +7,8 @@ import subprocess
 
 import pytest
 
-from echonote import chaos, client, config, db, names
+from echonote import client, config, db, names
+from echonote.testing import chaos
 
 pytest.importorskip("numpy", reason="the worker extra is not installed")
 

@@ -23,9 +23,9 @@ from pathlib import Path
 import psutil
 import pytest
 import yaml
-
 from conftest import free_port
-from echonote import role_env
+
+from echonote.testing import role_env
 
 ROOT = Path(__file__).resolve().parent.parent
 CONTAINERS = ROOT / "containers"

@@ -4,8 +4,6 @@ from __future__ import annotations
 import base64
 import json
 import os
-import pickle
-import subprocess
 import time
 import urllib.error
 import urllib.request
@@ -13,9 +11,10 @@ import uuid
 
 import psutil
 import pytest
-
 from conftest import isolated_env, run_cli
-from echonote import client, config, names, uploads
+
+from echonote import client, config, names
+from echonote.client import uploads
 
 
 class _Tripwire:

@@ -13,11 +13,12 @@ import re
 import time
 
 import pytest
-
 from conftest import isolated_env, run_cli
-from echonote import config, monitor, names
+
+from echonote import config, names
 from echonote.lab import flower_view
-from echonote.stack import Stack
+from echonote.ops import monitor
+from echonote.ops.stack import Stack
 
 EVIL = "http://evil.example"
 

@@ -11,7 +11,6 @@ import time
 
 import psutil
 import pytest
-
 from conftest import ROOT, isolated_env, run_cli
 
 
@@ -107,7 +106,7 @@ def test_no_orphans_when_the_owning_python_process_ends(tmp_path, how):
     """Notebook kernels die in every way; the roles they started must die with them."""
     env = isolated_env(tmp_path)
     code = (
-        "import sys, time; from echonote.stack import Stack; "
+        "import sys, time; from echonote.ops.stack import Stack; "
         "Stack(detach=False).up(('redis', 'worker', 'beat')); print('ready', flush=True); time.sleep(120)"
     )
     owner = subprocess.Popen([sys.executable, "-c", code], env=env, stdout=subprocess.PIPE, text=True, cwd=ROOT)

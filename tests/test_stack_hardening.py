@@ -19,10 +19,12 @@ from pathlib import Path
 import psutil
 import pytest
 import redis
-
 from conftest import ROOT, isolated_env, run_cli
-from echonote import config, monitor, names, uploads
-from echonote.stack import DISABLED_REDIS_COMMANDS, Stack
+
+from echonote import config, names
+from echonote.client import uploads
+from echonote.ops import monitor
+from echonote.ops.stack import DISABLED_REDIS_COMMANDS, Stack
 
 # Run as ``nobody``: try to read each path, then speak to Redis without the password.
 NOBODY_PROBE = r"""

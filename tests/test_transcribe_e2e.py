@@ -7,9 +7,12 @@ import sys
 from pathlib import Path
 
 import pytest
-
 from conftest import run_cli
-from echonote import canvas, client, db, names, samples, transcript_scoring
+
+from echonote import client, db, names
+from echonote.client import canvas
+from echonote.results import samples
+from echonote.results import scoring as transcript_scoring
 
 pytest.importorskip("faster_whisper", reason="the worker extra is not installed")
 
@@ -65,8 +68,8 @@ def test_cli_transcribe_bad_input(stack, tmp_path):
 
 
 def test_light_transcript_client_imports_no_heavy_code():
-    code = ("import sys, echonote.canvas, echonote.cli_transcribe, echonote.transcripts, echonote.attribution, "
-            "echonote.transcript_formats, echonote.transcript_scoring; "
+    code = ("import sys, echonote.client.canvas, echonote.cli.transcribe, echonote.results.transcripts, echonote.results.attribution, "
+            "echonote.results.formats, echonote.results.scoring; "
             "print([m for m in ('torch', 'numpy', 'faster_whisper', 'ctranslate2', 'jiwer', 'echonote.worker') "
             "if m in sys.modules])")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout

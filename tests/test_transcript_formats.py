@@ -6,8 +6,8 @@ import json
 
 import pytest
 
-from echonote.attribution import attribute
-from echonote.transcript_formats import FORMATS, render, to_srt, to_txt, to_vtt
+from echonote.results.attribution import attribute
+from echonote.results.formats import FORMATS, render, to_srt, to_txt, to_vtt
 
 WORDS = [
     {"start": 0.5, "end": 0.9, "word": "Hello.", "probability": 0.9},

@@ -5,10 +5,10 @@ import json
 import time
 
 import pytest
-
 from conftest import isolated_env, run_cli
+
 from echonote import config
-from echonote.stack import Stack
+from echonote.ops.stack import Stack
 
 
 @pytest.mark.slow

@@ -5,9 +5,10 @@ import os
 import time
 
 import pytest
-
-from echonote import config, db, uploads
 from conftest import free_port, isolated_env, run_cli
+
+from echonote import config, db
+from echonote.client import uploads
 
 
 @pytest.fixture

@@ -10,9 +10,9 @@ import time
 import pytest
 import redis
 from sqlalchemy import update
+from support.job_rows import close_open_rows, run_by_name, wait_for
 
 from echonote import client, config, db, names
-from support.job_rows import close_open_rows, run_by_name, wait_for
 
 pytest.importorskip("numpy", reason="the worker extra is not installed")
 

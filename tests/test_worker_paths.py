@@ -7,8 +7,9 @@ import uuid
 
 import pytest
 
-from echonote import chaos, client, config, names
+from echonote import client, config, names
 from echonote.errors import BadInput
+from echonote.testing import chaos
 
 pytest.importorskip("numpy", reason="the worker extra is not installed")
 

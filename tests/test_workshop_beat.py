@@ -13,10 +13,10 @@ import sys
 import time
 
 import psutil
-
 from conftest import ROOT, run_cli
-from echonote import monitor
+
 from echonote.lab.session import WORKSHOP_BEAT, LabStack, workshop_beat
+from echonote.ops import monitor
 
 KERNEL = """
 import time

@@ -120,7 +120,7 @@ def check_unconsumed_queue(sent, queue) -> str:
     """A task sent by name to a queue that no worker consumes: it waits in Redis and stays PENDING."""
     sent = _sent_to_queue(sent, queue, "send the smoke task by name with a routing option naming a queue you "
                                        "make up; keep what sending returns and the queue's name.")
-    from echonote import monitor
+    from echonote.ops import monitor
 
     listening = [w.node for w in monitor.workers() if queue in w.queues]
     if listening:
@@ -153,7 +153,7 @@ def waiting_task_ids(queue: str) -> list[str]:
 @check
 def check_diarization_nodes(nodes) -> str:
     """The nodes of every worker that consumes the ``diarization`` queue (two or more)."""
-    from echonote import monitor
+    from echonote.ops import monitor
 
     if _untouched(nodes):
         raise NotYet("each worker monitor.workers() returns says which queues it consumes; "
@@ -179,7 +179,7 @@ def check_routed_to_own_worker(routed, queue) -> str:
                                            "the queue's name.")
     if queue in set(names.ROUTES.values()):
         raise NotYet("use a new queue (a name of your own): the stack's workers already consume the built-in ones.")
-    from echonote import monitor
+    from echonote.ops import monitor
 
     workers = monitor.workers()
     consumers = [w for w in workers if queue in w.queues]
@@ -281,7 +281,7 @@ def check_flower_record(runtime, worker, task_id: str) -> str:
     if _untouched(runtime, worker):
         raise NotYet("Flower keeps what the workers' events said about each task: ask its REST API about one "
                      "task by its id (Flower's docs list the endpoints).")
-    from echonote import monitor
+    from echonote.ops import monitor
 
     info = monitor.flower_get(f"/api/task/info/{task_id}")
     if not isinstance(runtime, (int, float)) or abs(runtime - float(info.get("runtime") or -1)) > 1e-3:

@@ -9,7 +9,9 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from echonote import config, plots, samples, uploads
+from echonote import config
+from echonote.client import uploads
+from echonote.results import plots, samples
 
 SYNTHETIC_FOLDER = "synthetic/lab"
 
@@ -28,7 +30,7 @@ def synthetic(n: int = 2, duration: float = 20.0, seed: int = 7) -> list[Path]:
         known = json.loads(manifest.read_text())
         if {k: known.get(k) for k in wanted} == wanted:
             return [folder / f"{entry['uri']}.wav" for entry in known["files"]]
-    from echonote import synth  # numpy and espeak-ng: only when files must be made
+    from echonote.testing import synth  # numpy and espeak-ng: only when files must be made
 
     entries = synth.generate_set(folder, n, seed=seed, duration=duration, noise=False, prefix="lab")
     manifest.write_text(json.dumps({**wanted, "files": entries}, indent=2) + "\n")

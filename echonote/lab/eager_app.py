@@ -7,11 +7,10 @@ Flower too, because both call ``app.loader.import_default_modules()``, which
 imports everything in ``include``. Notebook 01 measures the cost against
 ``echonote.celery_app`` (which lists no task modules).
 """
-from celery import Celery
-
 # The model stack at module level: what a naive tasks.py does. Loaded by anyone who imports the app.
 import librosa  # noqa: F401,E402
 import torch  # noqa: F401,E402
+from celery import Celery
 from pyannote.audio import Model  # noqa: F401,E402
 
 app = Celery("eager-antipattern", include=["echonote.worker.tasks"])  # task code in the app's own config

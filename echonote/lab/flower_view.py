@@ -15,7 +15,7 @@ import urllib.request
 
 from echonote import names
 from echonote.lab.tables import Table
-from echonote.monitor import flower_get, flower_request
+from echonote.ops.monitor import flower_get, flower_request
 
 METRIC_LINE = re.compile(r"^(?P<name>[a-zA-Z_:][\w:]*)(?:\{(?P<labels>[^}]*)\})?\s+(?P<value>\S+)$")
 STATE_COLORS = {"SUCCESS": "#2ca02c", "FAILURE": "#d62728", "REVOKED": "#7f7f7f", "STARTED": "#ff7f0e"}
@@ -62,7 +62,7 @@ def tasks(limit: int = 200, base_url: str | None = None, include_housekeeping: b
 
 def tasks_table(rows: list[dict], include_housekeeping: bool = False) -> Table:
     def clock(ts):
-        return dt.datetime.fromtimestamp(ts, dt.timezone.utc).strftime("%H:%M:%S") if ts else "-"
+        return dt.datetime.fromtimestamp(ts, dt.UTC).strftime("%H:%M:%S") if ts else "-"
 
     rows = without_housekeeping(rows, include_housekeeping)
     shown = [{"task": r["task_id"][:8], "name": r["name"], "state": r["state"], "worker": r["worker"],

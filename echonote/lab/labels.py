@@ -11,8 +11,8 @@ from __future__ import annotations
 import itertools
 from collections import defaultdict
 
-from echonote import plots
-from echonote.transcript_scoring import read_stm
+from echonote.results import plots
+from echonote.results.scoring import read_stm
 
 #: above this many labels on either side the search falls back to the greedy match of ``plots.map_speakers``
 MAX_EXACT = 8

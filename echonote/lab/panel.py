@@ -17,8 +17,9 @@ from typing import Any
 
 import ipywidgets as w
 
-from echonote import client, config, db, names, uploads
-from echonote.audio_info import duration_seconds
+from echonote import client, config, db, names
+from echonote.client import uploads
+from echonote.client.audio_info import duration_seconds
 from echonote.lab import data
 from echonote.lab.tables import Table
 
@@ -260,14 +261,14 @@ def job_label(audio: Path, job_id: str) -> str:
 
 def _der_percent(audio: Path, result: dict) -> Any:
     """DER in % (collar 0, overlap scored) when a reference RTTM sits next to the audio; '-' otherwise."""
-    from echonote import samples
+    from echonote.results import samples
 
     rttm = samples.reference_for(audio)
     if not rttm or not result.get("segments"):
         return "-"
     import warnings
 
-    from echonote.evaluation import evaluate  # pyannote.metrics, imported only when scoring
+    from echonote.results.der import evaluate  # pyannote.metrics, imported only when scoring
 
     try:
         with warnings.catch_warnings():

@@ -32,7 +32,7 @@ def shell_lines(env: dict[str, str]) -> list[str]:
     """``export NAME=value`` lines (quoted for sh), plus a warning comment for each port already taken."""
     import shlex
 
-    from echonote.stack import port_in_use
+    from echonote.ops.stack import port_in_use
 
     lines = ["unset " + " ".join(config.BY_KEY[key].env for key in CLEARED)]
     lines += [f"export {name}={shlex.quote(value)}" for name, value in env.items()]

@@ -10,12 +10,12 @@ from __future__ import annotations
 import os
 import sys
 import time
+from collections.abc import Iterator
 from contextlib import contextmanager
-from typing import Iterator
 
 from echonote import config
 from echonote.lab.tables import Table
-from echonote.stack import Stack
+from echonote.ops.stack import Stack
 
 PATH_SETTINGS = ("state_dir", "data_dir", "upload_dir", "results_dir")
 WORKSHOP_BEAT = "beat-workshop"

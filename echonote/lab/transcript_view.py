@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import html
 
-from echonote import plots
+from echonote.results import plots
 
 
 def colours_matched_to(result: dict, reference: list[dict] | None) -> tuple[dict[str, str], dict[str, str]]:

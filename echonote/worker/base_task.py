@@ -43,10 +43,10 @@ class EchonoteTask(Task):
     throws = (BadInput,)
 
     def __call__(self, *args, **kwargs):
-        from echonote.worker import allocator, job_tracking
+        from echonote.worker import allocator, jobs
 
-        verdict = job_tracking.start(self)
-        if isinstance(verdict, job_tracking.FinalRow):
+        verdict = jobs.start(self)
+        if isinstance(verdict, jobs.FinalRow):
             self._settle_finished(verdict)
             raise Ignore()  # acknowledged, not run, the stored outcome left as it is
         if verdict is not None:
@@ -73,19 +73,19 @@ class EchonoteTask(Task):
         except (Retry, Ignore, Reject):
             raise  # not an outcome: the job goes on (or is handled by Celery)
         except BadInput as exc:
-            job_tracking.record_failure(self, exc)
-            logger.warning("job %s: %s refused its input: %s", job_tracking.job_id_of(self) or self.request.id,
+            jobs.record_failure(self, exc)
+            logger.warning("job %s: %s refused its input: %s", jobs.job_id_of(self) or self.request.id,
                            self.name, exc)
             raise
         except Exception as exc:
-            job_tracking.record_failure(self, exc)
+            jobs.record_failure(self, exc)
             raise
         finally:
             allocator.release()  # the job's freed buffers go back to the system, not to the next job's peak
         if error is not None:
-            job_tracking.record_failure(self, error)
+            jobs.record_failure(self, error)
             raise error from None
-        job_tracking.record_success(self, result)
+        jobs.record_success(self, result)
         return result
 
     def _settle_finished(self, final) -> None:

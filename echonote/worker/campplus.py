@@ -26,7 +26,6 @@ import numpy as np
 import torch
 import torch.nn as nn
 import torch.nn.functional as F
-
 from pyannote.audio import Model
 from pyannote.audio.core.task import Problem, Resolution, Specifications
 

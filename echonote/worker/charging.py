@@ -1,6 +1,6 @@
 """Settle a job's quota charge with the audio the worker actually decoded.
 
-The client charges what it measured before sending (:mod:`echonote.audio_info`); the worker
+The client charges what it measured before sending (:mod:`echonote.client.audio_info`); the worker
 decodes the file and knows for sure. Right after decoding, :func:`settle_charge` refunds what
 was charged too much or bills the rest (:func:`echonote.db.reconcile_charge`), and refuses
 the job when the rest would overspend the user's quota. Runs outside a task (``--local``,
@@ -14,8 +14,8 @@ from celery import current_task
 from sqlalchemy import select
 
 from echonote import db
-from echonote.client import CHARGE_HEADER, JOB_HEADER
 from echonote.errors import BadInput
+from echonote.names import CHARGE_HEADER, JOB_HEADER
 
 logger = logging.getLogger(__name__)
 

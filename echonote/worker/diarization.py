@@ -14,10 +14,10 @@ from pathlib import Path
 from echonote import config, names
 from echonote.celery_app import app
 from echonote.errors import BadInput
-from echonote.worker import job_tracking
-from echonote.worker.progress import ProgressReporter
+from echonote.worker import jobs
 from echonote.worker.base_task import JOB_TASK_OPTIONS, EchonoteTask
 from echonote.worker.paths import output_stem, safe_child
+from echonote.worker.progress import ProgressReporter
 
 #: each step's share of a job's time, in percent, measured with the offline backend on CPU (2 cores,
 #: models warmed up) on a 3-minute three-speaker synthetic conversation, mean of 2 runs:
@@ -129,7 +129,7 @@ def diarize(self, audio_path: str, num_speakers=None, min_speakers=None, max_spe
     if not isinstance(audio_path, str) or not audio_path:
         raise BadInput(f"audio_path must be a non-empty string path, got {audio_path!r}")
     out_dir = result_dir_for(self.request.id)  # refuse a hostile task id before any work is done
-    job_id = job_id or job_tracking.job_id_of(self)
+    job_id = job_id or jobs.job_id_of(self)
     reporter = ProgressReporter(self, job_id, STEP_SPANS)
     return diarize_file(audio_path, num_speakers=num_speakers, min_speakers=min_speakers, max_speakers=max_speakers,
                         backend=backend, progress=reporter, out_dir=out_dir, source_name=source_name)

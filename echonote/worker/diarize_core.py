@@ -14,9 +14,10 @@ import os
 import re
 import tempfile
 import time
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import asdict, dataclass
 from pathlib import Path
-from typing import Any, Callable, Iterable, Mapping
+from typing import Any
 
 from echonote.worker.audio import DEFAULT_MAX_BYTES, DEFAULT_MAX_DURATION, decode_audio
 
@@ -45,7 +46,7 @@ class Limits:
     max_bytes: int | None = DEFAULT_MAX_BYTES
 
     @classmethod
-    def coerce(cls, value: "Limits | Mapping | None") -> "Limits":
+    def coerce(cls, value: Limits | Mapping | None) -> Limits:
         if value is None:
             return cls()
         if isinstance(value, cls):

@@ -17,7 +17,7 @@ every minute. It
   submission whose message is nowhere in the broker (not in a queue, not
   delivered to a worker): nothing would ever finish them. Their result, if the
   task did store one, decides the outcome (a stored failure is refunded unless it was
-  the user's, see :mod:`echonote.worker.job_tracking`); otherwise they fail with the
+  the user's, see :mod:`echonote.worker.jobs`); otherwise they fail with the
   reason and are refunded.
 
 When no job is "started" it asks no worker anything, and when nothing is open it reads
@@ -41,8 +41,8 @@ from sqlalchemy import select, update
 
 from echonote import db, names
 from echonote.celery_app import app
-from echonote.client import CHARGE_HEADER, JOB_HEADER
 from echonote.errors import BadInput
+from echonote.names import CHARGE_HEADER, JOB_HEADER
 from echonote.worker.base_task import EchonoteTask
 
 logger = logging.getLogger(__name__)
@@ -58,7 +58,7 @@ def live_workers(timeout: float = 2.0, destination: list[str] | None = None) -> 
             if isinstance(info, dict)}
 
 
-_START_SUFFIX = re.compile(r"-[0-9a-f]{6}$")  # echonote.stack names a worker name@host-<6 hex>, unique per start
+_START_SUFFIX = re.compile(r"-[0-9a-f]{6}$")  # echonote.ops.stack names a worker name@host-<6 hex>, unique per start
 
 
 def _machine(node: str) -> str:

@@ -6,7 +6,7 @@ import logging
 import time
 from dataclasses import dataclass
 
-from echonote.worker import job_tracking
+from echonote.worker import jobs
 
 logger = logging.getLogger(__name__)
 
@@ -89,16 +89,16 @@ class ProgressReporter:
                 self.task.update_state(state="PROGRESS", meta=seen.meta())
             if self.job_id and seen.percent - self._row_percent >= 10:
                 self._row_percent = seen.percent
-                job_tracking.update_job(self.job_id, progress=round(seen.percent, 1))
+                jobs.update_job(self.job_id, progress=round(seen.percent, 1))
         except Exception as exc:
             logger.warning("could not publish progress (%s: %s); the job goes on", type(exc).__name__, exc)
 
 
 def local_progress(label: str, spans: dict[str, tuple[float, float]], out=None):
     """A ``progress(step, completed, total)`` for a job run in this process (``--local``): the same
-    percent and ETA a worker publishes, drawn by :class:`echonote.progress_display.LocalBar`."""
+    percent and ETA a worker publishes, drawn by :class:`echonote.client.terminal.LocalBar`."""
     from echonote import client
-    from echonote.progress_display import LocalBar
+    from echonote.client.terminal import LocalBar
 
     estimate, drawn = ProgressEstimate(spans), LocalBar(label, out)
 

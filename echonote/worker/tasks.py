@@ -8,7 +8,7 @@ from echonote.worker import (  # noqa: F401  (registers tasks and signal handler
     diarization,
     housekeeping,
     janitor,
-    job_tracking,
+    jobs,
     log_policy,
     transcription,
 )

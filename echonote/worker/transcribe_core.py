@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import os
 import time
-from typing import Iterable, Mapping
+from collections.abc import Iterable, Mapping
 
 from echonote.worker.asr import Progress
 from echonote.worker.diarize_core import Limits, decode_step, provenance

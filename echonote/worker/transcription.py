@@ -3,7 +3,7 @@
 Same conventions as ``echonote.diarize``: models once per worker process,
 PROGRESS states, bad input fails once with a readable message, passing
 failures (an unreachable endpoint, a busy disk) retry with bounded backoff.
-The light client chains them by name (:mod:`echonote.canvas`).
+The light client chains them by name (:mod:`echonote.client.canvas`).
 """
 from __future__ import annotations
 
@@ -12,7 +12,7 @@ from pathlib import Path
 from echonote import config, names
 from echonote.celery_app import app
 from echonote.errors import BadInput, TransientError
-from echonote.worker import job_tracking
+from echonote.worker import jobs
 from echonote.worker.base_task import JOB_TASK_OPTIONS, EchonoteTask
 from echonote.worker.diarization import output_path, result_dir_for
 from echonote.worker.paths import output_stem
@@ -56,7 +56,7 @@ def transcribe(self, audio_path: str, backend=None, language=None, job_id=None, 
     if not isinstance(audio_path, str) or not audio_path:
         raise BadInput(f"audio_path must be a non-empty string path, got {audio_path!r}")
     out_dir = result_dir_for(self.request.id)  # refuse a hostile task id before any work is done
-    reporter = ProgressReporter(self, job_id or job_tracking.job_id_of(self), STEP_SPANS)
+    reporter = ProgressReporter(self, job_id or jobs.job_id_of(self), STEP_SPANS)
     return transcribe_file(audio_path, backend=backend, language=language, progress=reporter, out_dir=out_dir,
                            source_name=source_name)
 
@@ -69,7 +69,7 @@ def attribute(self, parts, audio_path=None, formats=DEFAULT_FORMATS, source_name
         raise BadInput(f"attribute expects the list of results of diarize and transcribe, got {type(parts).__name__}")
     if audio_path is not None and not isinstance(audio_path, str):
         raise BadInput(f"audio_path must be a string path (it names the transcript files), got {audio_path!r}")
-    from echonote.transcripts import build_transcript
+    from echonote.results.transcripts import build_transcript
 
     out_dir = result_dir_for(self.request.id)
     try:

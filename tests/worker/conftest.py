@@ -14,7 +14,7 @@ np = pytest.importorskip("numpy")
 sf = pytest.importorskip("soundfile")
 
 
-def tone(seconds: float = 2.0, rate: int = 44100, channels: int = 2) -> "np.ndarray":
+def tone(seconds: float = 2.0, rate: int = 44100, channels: int = 2) -> np.ndarray:
     """A deterministic chirp with a little noise, shaped (samples, channels)."""
     t = np.arange(int(seconds * rate)) / rate
     mono = 0.3 * np.sin(2 * np.pi * (220 + 200 * t) * t) + 0.01 * np.random.default_rng(0).standard_normal(t.size)

@@ -6,7 +6,7 @@ import soundfile as sf
 
 pytest.importorskip("pyannote.audio")
 
-from echonote.evaluation import evaluate  # noqa: E402
+from echonote.results.der import evaluate  # noqa: E402
 from echonote.worker.backends import get_backend, model_loads  # noqa: E402
 from echonote.worker.diarize_core import run_diarization, write_json, write_rttm  # noqa: E402
 

@@ -11,8 +11,7 @@ pytest.importorskip("pyannote.metrics")
 from pyannote.core import Annotation  # noqa: E402
 from support.annotations import annotation  # noqa: E402
 
-from echonote.evaluation import evaluate  # noqa: E402
-
+from echonote.results.der import evaluate  # noqa: E402
 
 
 def test_perfect_and_empty_hypotheses():
@@ -33,14 +32,14 @@ def test_der_parts_and_collar_and_uem():
 
 
 def test_import_is_light():
-    code = "import sys, echonote.evaluation; print('pyannote.metrics' in sys.modules)"
+    code = "import sys, echonote.results.der; print('pyannote.metrics' in sys.modules)"
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "False"
 
 
 @pytest.mark.skipif(shutil.which("espeak-ng") is None, reason="espeak-ng is not installed")
 def test_synth_is_deterministic_and_consistent(tmp_path):
-    from echonote.synth import main
+    from echonote.testing.synth import main
 
     assert main(["--out", str(tmp_path / "a"), "--n", "1", "--seed", "3", "--duration", "20"]) == 0
     assert main(["--out", str(tmp_path / "b"), "--n", "1", "--seed", "3", "--duration", "20"]) == 0
@@ -56,7 +55,7 @@ def test_synth_is_deterministic_and_consistent(tmp_path):
 @pytest.mark.skipif(shutil.which("espeak-ng") is None, reason="espeak-ng is not installed")
 def test_conversation_file_is_written_once_and_reused(tmp_path):
     """Benchmarks ask for the same conversation every run: it is generated the first time only."""
-    from echonote.synth import conversation_file
+    from echonote.testing.synth import conversation_file
 
     wav = conversation_file(tmp_path, "once", 3, duration=8.0, num_speakers=2, tract_spread=0.2)
     assert wav.is_file() and wav.with_suffix(".rttm").read_text().count("SPEAKER") >= 2

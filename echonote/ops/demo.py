@@ -5,16 +5,17 @@ task name with a progress bar, and prints the speaker timeline, the DER
 against the sample's reference, where the RTTM/JSON and a timeline PNG were
 written, and the Flower URL. The stack stays up (``make down`` stops it).
 
-    python -m echonote.demo
+    python -m echonote.ops.demo
 """
 from __future__ import annotations
 
 import sys
 from pathlib import Path
 
-from echonote import client, names, plots, samples
-from echonote.progress_display import Tracked, follow
-from echonote.stack import Stack, StackError
+from echonote import client, names
+from echonote.client.terminal import Tracked, follow
+from echonote.ops.stack import Stack, StackError
+from echonote.results import plots, samples
 
 
 def main() -> int:
@@ -45,7 +46,7 @@ def main() -> int:
     print("   echonote (labels matched to the reference):")
     print(plots.ascii_timeline(plots.relabel(result["segments"], mapping), result["duration"]))
 
-    from echonote.evaluation import evaluate
+    from echonote.results.der import evaluate
 
     for collar in (0.0, 0.25):
         s = evaluate(str(sample["rttm"]), result, collar=collar)

@@ -9,18 +9,15 @@ from __future__ import annotations
 import getpass
 import math
 import time
+from collections.abc import Callable
 from contextlib import contextmanager
 from dataclasses import dataclass
-from typing import Any, Callable
+from typing import Any
 
 from sqlalchemy import select
 
 from echonote import config, db
-
-#: message header carrying the job id to the worker (see echonote.worker.job_tracking)
-JOB_HEADER = "echonote_job_id"
-#: header on the parts of a canvas: the job whose charge they settle, without owning its row
-CHARGE_HEADER = "echonote_charge_job_id"
+from echonote.names import JOB_HEADER
 
 
 class ClientError(RuntimeError):

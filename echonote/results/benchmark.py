@@ -21,7 +21,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable
 
-from echonote.uploads import ALLOWED_SUFFIXES
+from echonote.client.uploads import ALLOWED_SUFFIXES
 
 __all__ = [
     "AUDIO_SUFFIXES",
@@ -348,7 +348,7 @@ def summarise(runs: list[FileRun], collars=COLLARS) -> dict:
     """
     from pyannote.core import Segment, Timeline
 
-    from echonote.evaluation import evaluate, load_annotations
+    from echonote.results.der import evaluate, load_annotations
 
     references = {r.pair.name: load_annotations({"segments": r.pair.reference}, r.pair.name)[r.pair.name]
                   for r in runs}
@@ -440,7 +440,7 @@ def legend(report: dict, memory_method: str | None = None) -> str:
 
 
 def timelines_of(report: dict) -> list[dict]:
-    """Items for :func:`echonote.plots.timelines_figure`: reference above hypothesis, one per file."""
+    """Items for :func:`echonote.results.plots.timelines_figure`: reference above hypothesis, one per file."""
     items = []
     for f in report["files"]:
         first = f["scores"][_collar_key(report["collars"][0])]["der"]
@@ -478,6 +478,6 @@ def write_json(document: dict, path: str | Path) -> Path:
 
 def write_png(report: dict, path: str | Path) -> Path:
     """One timeline per file, reference lanes above the hypothesis's, in one PNG (needs matplotlib)."""
-    from echonote import plots
+    from echonote.results import plots
 
     return plots.save_figure(plots.timelines_figure(timelines_of(report)), path)

@@ -41,7 +41,7 @@ def submit_transcript(audio_path: str, *, audio_seconds: float = 0.0, user: str 
     def send(name, kwargs, task_id, headers, **send_options):
         canvas.body.set(task_id=task_id, headers=headers)
         for part in canvas.tasks:  # they measure the audio and settle the job's charge
-            part.set(headers={client.CHARGE_HEADER: headers[client.JOB_HEADER]})
+            part.set(headers={names.CHARGE_HEADER: headers[names.JOB_HEADER]})
         with client.talking_to_broker():
             return canvas.apply_async(**send_options)
 

@@ -7,8 +7,8 @@ from pathlib import Path
 
 import click
 
-from echonote import cli_audio
-from echonote.cli import EXIT_RUNTIME, EXIT_USAGE, _fail, friendly_errors, main
+from echonote.cli import audio as cli_audio
+from echonote.cli.app import EXIT_RUNTIME, EXIT_USAGE, fail, friendly_errors, main
 
 STATUSES = ("queued", "started", "succeeded", "failed", "revoked")
 
@@ -59,7 +59,7 @@ def job(job_id, wait, show_rttm, show_json, out, timeout):
 
     found = db.get_job(job_id)
     if found is None:
-        _fail(f"no job {job_id!r} in {_database()}; `echonote jobs` lists the recent ones", EXIT_USAGE)
+        fail(f"no job {job_id!r} in {_database()}; `echonote jobs` lists the recent ones", EXIT_USAGE)
     if wait and found.status not in db.FINISHED_STATES:
         found = _follow(found, timeout)
     value = _result_value(found.task_id) if found.status == db.SUCCEEDED else None
@@ -68,13 +68,13 @@ def job(job_id, wait, show_rttm, show_json, out, timeout):
     if not wants_result:
         _describe(found, files)
     if found.status == db.FAILED:
-        _fail(f"job {found.id} failed: {found.error}", EXIT_RUNTIME)
+        fail(f"job {found.id} failed: {found.error}", EXIT_RUNTIME)
     if wants_result and found.status != db.SUCCEEDED:
-        _fail(f"job {found.id} is {found.status}, it has no results yet; add --wait to wait for them", EXIT_USAGE)
+        fail(f"job {found.id} is {found.status}, it has no results yet; add --wait to wait for them", EXIT_USAGE)
     if show_rttm:
         rttm = [f for f in files if f.suffix == ".rttm"]
         if not rttm:
-            _fail(f"job {found.id} ({found.kind}) wrote no RTTM; its files: {', '.join(map(str, files)) or 'none'}",
+            fail(f"job {found.id} ({found.kind}) wrote no RTTM; its files: {', '.join(map(str, files)) or 'none'}",
                   EXIT_USAGE)
         click.echo(rttm[0].read_text(), nl=False)
     if show_json:
@@ -110,7 +110,7 @@ def _follow(found, timeout: float):
     import time
 
     from echonote import db
-    from echonote.progress_display import Tracked, follow
+    from echonote.client.terminal import Tracked, follow
 
     label = Path(found.audio_path).name if found.audio_path else found.kind
     follow([Tracked(label, found.task_id)], timeout=timeout, out=sys.stderr)
@@ -143,5 +143,5 @@ def _result_files(found, value: dict | None) -> list[Path]:
 
 def _json_file(found):
     if not found.result_path or not Path(found.result_path).is_file():
-        _fail(f"job {found.id}'s result is no longer in the result backend and its JSON file is gone", EXIT_RUNTIME)
+        fail(f"job {found.id}'s result is no longer in the result backend and its JSON file is gone", EXIT_RUNTIME)
     return json.loads(Path(found.result_path).read_text())

@@ -1,8 +1,8 @@
 """Write an attributed transcript as plain text, SRT, WebVTT or JSON (pure Python, light).
 
-Input is :func:`echonote.attribution.attribute`'s result. Text has one line per utterance,
+Input is :func:`echonote.results.attribution.attribute`'s result. Text has one line per utterance,
 prefixed with its speaker (``SPEAKER_00: ...``). SRT and WebVTT have short cues cut between words
-(:mod:`echonote.subtitles`: two lines of 42 characters, 7 s at most). WebVTT names the speaker of
+(:mod:`echonote.results.subtitles`: two lines of 42 characters, 7 s at most). WebVTT names the speaker of
 every cue in a voice tag (``<v SPEAKER_00>``), which players and tools read; SRT has no such tag, so
 it writes ``SPEAKER_00: `` on the first cue of each utterance (where the text format starts a line),
 as broadcast subtitles label a voice when it starts to speak, and not on every cue of a long turn,
@@ -14,7 +14,7 @@ from __future__ import annotations
 import json
 from typing import Callable, Mapping
 
-from echonote.subtitles import cues
+from echonote.results.subtitles import cues
 
 __all__ = ["FORMATS", "render", "to_json", "to_srt", "to_txt", "to_vtt"]
 

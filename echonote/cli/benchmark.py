@@ -7,7 +7,7 @@ from pathlib import Path
 
 import click
 
-from echonote.cli import EXIT_RUNTIME, EXIT_USAGE, _fail, friendly_errors, main
+from echonote.cli.app import EXIT_RUNTIME, EXIT_USAGE, fail, friendly_errors, main
 
 
 def _say(message: str) -> None:
@@ -20,7 +20,7 @@ def _warn(message: str) -> None:
 
 def _need(module: str, what: str, extra: str) -> None:
     if importlib.util.find_spec(module) is None:
-        _fail(f"{what} needs the {extra} extra ({module} is missing): pip install 'echonote[{extra}]'", EXIT_USAGE)
+        fail(f"{what} needs the {extra} extra ({module} is missing): pip install 'echonote[{extra}]'", EXIT_USAGE)
 
 
 @main.command()
@@ -49,10 +49,10 @@ def benchmark(folder, backend, num_speakers, min_speakers, max_speakers, collars
     first file is timed. Prints one row per file, the mean over files and the
     total pooled over all files.
     """
-    from echonote import benchmark as bench
+    from echonote.results import benchmark as bench
 
     if min_speakers and max_speakers and min_speakers > max_speakers:
-        _fail(f"--min-speakers ({min_speakers}) is greater than --max-speakers ({max_speakers})", EXIT_USAGE)
+        fail(f"--min-speakers ({min_speakers}) is greater than --max-speakers ({max_speakers})", EXIT_USAGE)
     _need("torch", "benchmark", "worker")
     _need("pyannote.metrics", "benchmark", "worker")
     if png:
@@ -60,7 +60,7 @@ def benchmark(folder, backend, num_speakers, min_speakers, max_speakers, collars
     try:
         pairs = bench.find_pairs(folder, warn=_warn)
     except bench.BenchmarkError as exc:
-        _fail(str(exc), EXIT_USAGE)
+        fail(str(exc), EXIT_USAGE)
     _say(f"benchmark: {len(pairs)} file(s) in {folder}")
     memory = bench.PeakMemory()
     try:
@@ -68,12 +68,12 @@ def benchmark(folder, backend, num_speakers, min_speakers, max_speakers, collars
                                                memory=memory, num_speakers=num_speakers,
                                                min_speakers=min_speakers, max_speakers=max_speakers)
     except bench.BenchmarkError as exc:
-        _fail(str(exc), EXIT_USAGE)
+        fail(str(exc), EXIT_USAGE)
     except ImportError as exc:
-        _fail(f"benchmark needs the worker extra ({exc.name} is missing): pip install 'echonote[worker]'",
+        fail(f"benchmark needs the worker extra ({exc.name} is missing): pip install 'echonote[worker]'",
               EXIT_USAGE)
     if not runs:
-        _fail(f"every file failed: {'; '.join(f['name'] + ': ' + f['error'] for f in failures)}", EXIT_RUNTIME)
+        fail(f"every file failed: {'; '.join(f['name'] + ': ' + f['error'] for f in failures)}", EXIT_RUNTIME)
     report = bench.summarise(runs, collars=sorted({0.0, 0.25, *collars}))
     click.echo(bench.format_table(report))
     click.echo(bench.legend(report, memory.description))

@@ -13,9 +13,9 @@ import click
 
 
 def _usage_error(message: str):
-    from echonote.cli import EXIT_USAGE, _fail
+    from echonote.cli.app import EXIT_USAGE, fail
 
-    _fail(message, EXIT_USAGE)
+    fail(message, EXIT_USAGE)
 
 
 def speaker_options(func):
@@ -52,7 +52,8 @@ def check_request(audio, min_speakers, max_speakers, *, wait: bool, local: bool,
 
 def stage_for_workers(audio) -> list[Path]:
     """Each file where workers may read it; the broker is asked first, so a down one copies nothing."""
-    from echonote import client, uploads
+    from echonote import client
+    from echonote.client import uploads
 
     client.check_broker()
     staged = []
@@ -98,7 +99,7 @@ def report_outcomes(audio, outcomes, show) -> None:
         else:
             show(path, outcome)
     if failed:
-        from echonote.cli import EXIT_RUNTIME
+        from echonote.cli.app import EXIT_RUNTIME
 
         sys.exit(EXIT_RUNTIME)
 

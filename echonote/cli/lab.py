@@ -8,7 +8,7 @@ from pathlib import Path
 import click
 
 from echonote import config
-from echonote.cli import EXIT_USAGE, _fail, friendly_errors, main
+from echonote.cli.app import EXIT_USAGE, fail, friendly_errors, main
 
 
 @main.group()
@@ -30,12 +30,12 @@ def serve(port, ip, fresh, yes, jupyter_args):
     later runs copy only missing files, so a learner's work survives.
     """
     from echonote.lab import serve as lab_serve
-    from echonote.stack import port_in_use
+    from echonote.ops.stack import port_in_use
 
     cfg = config.load()
     port = port or cfg.lab_port
     if port_in_use(port):
-        _fail(f"port {port} is already taken; pass --port or set ECHONOTE_LAB_PORT to a free port.", EXIT_USAGE)
+        fail(f"port {port} is already taken; pass --port or set ECHONOTE_LAB_PORT to a free port.", EXIT_USAGE)
     where = lab_serve.folders(cfg)
     if fresh and not yes:
         click.confirm(f"Copy the notebooks again into {where.notebooks}, overwriting edits there?", abort=True)
@@ -70,7 +70,7 @@ def reset(yes):
     try:
         report = workshop_reset.reset(cfg)
     except ValueError as exc:
-        _fail(str(exc), EXIT_USAGE)
+        fail(str(exc), EXIT_USAGE)
     for line in report.lines():
         click.echo(line)
 

@@ -10,7 +10,7 @@ the same files. For every conversation it writes ``<uri>.wav`` (16 kHz mono),
 
 Needs the ``espeak-ng`` program (Debian: ``apt-get install espeak-ng``).
 
-    python -m echonote.synth --out data/synth --n 10 --seed 0
+    python -m echonote.testing.synth --out data/synth --n 10 --seed 0
 """
 
 from __future__ import annotations
@@ -279,7 +279,7 @@ def generate_set(out: str | Path, n: int, seed: int = 0, *, duration: float = 90
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m echonote.synth", description=__doc__.split("\n\n")[0],
+    parser = argparse.ArgumentParser(prog="python -m echonote.testing.synth", description=__doc__.split("\n\n")[0],
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--out", required=True, help="output folder (created if missing)")
     parser.add_argument("--n", type=int, default=5, help="number of conversations (default 5)")

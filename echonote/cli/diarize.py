@@ -7,9 +7,10 @@ from pathlib import Path
 
 import click
 
-from echonote import cli_audio, names
-from echonote.audio_info import charge_seconds
-from echonote.cli import EXIT_USAGE, _fail, friendly_errors, main
+from echonote import names
+from echonote.cli import audio as cli_audio
+from echonote.cli.app import EXIT_USAGE, fail, friendly_errors, main
+from echonote.client.audio_info import charge_seconds
 
 
 def _summary(label: str, result: dict) -> str:
@@ -66,7 +67,7 @@ def diarize(audio, num_speakers, min_speakers, max_speakers, backend, wait, rttm
 
 def _run_remote(audio, options, wait, timeout):
     from echonote import client
-    from echonote.progress_display import Tracked, follow
+    from echonote.client.terminal import Tracked, follow
 
     tracked = []
     for path, staged in zip(audio, cli_audio.stage_for_workers(audio)):
@@ -86,7 +87,6 @@ def _run_local(audio, options):
     except ImportError as exc:
         cli_audio.worker_extra_missing(exc)
     from echonote.errors import BadInput
-
     from echonote.worker.diarization import STEP_SPANS
     from echonote.worker.progress import local_progress
 
@@ -112,15 +112,15 @@ def _run_local(audio, options):
 def evaluate(hypothesis, reference, uem, collar, skip_overlap, as_json):
     """DER (missed, false alarm, confusion) and JER of HYPOTHESIS.rttm against REFERENCE.rttm."""
     if collar < 0:
-        _fail("--collar must be >= 0", EXIT_USAGE)
+        fail("--collar must be >= 0", EXIT_USAGE)
     try:
-        from echonote.evaluation import evaluate as score
+        from echonote.results.der import evaluate as score
     except ImportError as exc:
-        _fail(f"evaluate needs pyannote.metrics ({exc.name} is missing): pip install 'echonote[worker]'", EXIT_USAGE)
+        fail(f"evaluate needs pyannote.metrics ({exc.name} is missing): pip install 'echonote[worker]'", EXIT_USAGE)
     try:
         report = score(reference, hypothesis, uem=uem, collar=collar, skip_overlap=skip_overlap)
     except (ValueError, FileNotFoundError) as exc:
-        _fail(f"cannot score: {exc}", EXIT_USAGE)
+        fail(f"cannot score: {exc}", EXIT_USAGE)
     if as_json:
         click.echo(json.dumps(report, indent=2))
         return

@@ -19,8 +19,9 @@ import wave
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from echonote import client, config, db, names, samples
-from echonote.stack import Stack
+from echonote import client, config, db, names
+from echonote.ops.stack import Stack
+from echonote.results import samples
 
 QUEUE = "chaos"
 WORKERS = ("chaos-a", "chaos-b")
@@ -266,7 +267,7 @@ def load(stack: Stack, jobs: int = 200, clients: int = 4) -> Outcome:
 
 def broker_down_at_submit() -> Outcome:
     """Submit while nothing listens on the broker's port."""
-    from echonote.stack import free_port
+    from echonote.ops.stack import free_port
 
     out = Outcome("broker down at submit", "submit a job with ECHONOTE_BROKER_URL pointing at a closed port",
                   "a clear error within seconds; the job row is marked failed (not left queued); quota refunded")

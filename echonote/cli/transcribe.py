@@ -6,9 +6,10 @@ from pathlib import Path
 
 import click
 
-from echonote import cli_audio, names
-from echonote.audio_info import charge_seconds
-from echonote.cli import EXIT_USAGE, _fail, friendly_errors, main
+from echonote import names
+from echonote.cli import audio as cli_audio
+from echonote.cli.app import EXIT_USAGE, fail, friendly_errors, main
+from echonote.client.audio_info import charge_seconds
 
 FORMATS = ("txt", "srt", "vtt", "json")
 
@@ -62,8 +63,9 @@ def transcribe(audio, diarize, formats, out, language, backend, num_speakers, mi
 
 
 def _run_remote(audio, diarize, formats, options, wait, timeout):
-    from echonote import canvas, client
-    from echonote.progress_display import Tracked, follow
+    from echonote import client
+    from echonote.client import canvas
+    from echonote.client.terminal import Tracked, follow
 
     speakers = {key: options[key] for key in ("num_speakers", "min_speakers", "max_speakers")}
     jobs = []
@@ -96,14 +98,14 @@ def _run_remote(audio, diarize, formats, options, wait, timeout):
 
 def _attribute_here(transcription, diarization, audio: Path, formats):
     """Merge here; the files are named after ``audio``, the user's own file."""
-    from echonote.transcripts import build_transcript
+    from echonote.results.transcripts import build_transcript
 
     parts = [p for p in (transcription, diarization) if p]
     try:
         return build_transcript(parts, audio_path=str(audio), formats=formats,
                                 out_dir=Path(transcription["result_path"]).parent)
     except ValueError as exc:
-        _fail(str(exc), EXIT_USAGE)
+        fail(str(exc), EXIT_USAGE)
 
 
 def _run_local(path, diarize, formats, options):

@@ -91,7 +91,7 @@ def beat_next_runs(now: dt.datetime | None = None) -> list[ScheduleEntry]:
     """
     from echonote.celery_app import app
 
-    now = now or dt.datetime.now(dt.timezone.utc)
+    now = now or dt.datetime.now(dt.UTC)
     rows = []
     for name, entry in app.conf.beat_schedule.items():
         schedule = entry["schedule"]

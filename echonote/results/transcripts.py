@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from echonote import attribution
+from echonote.results import attribution
 
 
 def build_transcript(parts, *, audio_path: str | None, formats, out_dir: Path) -> dict:
@@ -15,7 +15,7 @@ def build_transcript(parts, *, audio_path: str | None, formats, out_dir: Path) -
 
     Raises ValueError for results or formats that make no sense (the caller's to fix).
     """
-    from echonote import transcript_formats
+    from echonote.results import formats as transcript_formats
 
     transcription, diarization = attribution.split_results(parts)
     unknown = set(formats) - set(transcript_formats.FORMATS)

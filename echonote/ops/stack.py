@@ -2,7 +2,7 @@
 
 Used by the CLI (``echonote up``/``down``) and by notebooks::
 
-    from echonote.stack import Stack
+    from echonote.ops.stack import Stack
     stack = Stack(detach=False)   # processes end with this Python process
     stack.up()
     ...
@@ -34,10 +34,10 @@ import subprocess
 import sys
 import time
 import urllib.request
+from collections.abc import Callable
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable
 
 import psutil
 
@@ -366,7 +366,7 @@ class Stack:
             return response.status == 200
 
     # ----- whole stack
-    def up(self, roles: tuple[str, ...] = ROLE_ORDER) -> "Stack":
+    def up(self, roles: tuple[str, ...] = ROLE_ORDER) -> Stack:
         """Start the missing roles and wait until each is ready; running ones are left alone.
 
         One ``up`` at a time per state directory: a second one waits for the

@@ -1,0 +1,2 @@
+"""Running the stack: ``stack`` starts and stops every role as a process, ``monitor`` asks the broker,
+workers, beat's lock and Flower what is going on, ``demo`` is `make demo`. Light: no task code."""
