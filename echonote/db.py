@@ -24,6 +24,7 @@ from sqlalchemy import (
     case,
     create_engine,
     event,
+    func,
     select,
     update,
 )
@@ -247,9 +248,9 @@ def _give_back(s: Session, user_id: int, seconds: float) -> None:
                   .execution_options(synchronize_session=False))
 
 
-def _locked_job(s: Session, job_id: str) -> Job | None:
+def locked_job(s: Session, job_id: str) -> Job | None:
     """The job row, locked for the rest of the transaction (a no-op UPDATE takes SQLite's write lock
-    or PostgreSQL's row lock first, so what is read next cannot change under us)."""
+    or PostgreSQL's row lock first, so what is read next cannot change under us); None if there is none."""
     touched = s.execute(update(Job).where(Job.id == job_id).values(audio_seconds=Job.audio_seconds)
                         .execution_options(synchronize_session=False)).rowcount
     if not touched:
@@ -258,8 +259,10 @@ def _locked_job(s: Session, job_id: str) -> Job | None:
 
 
 def refund_job(s: Session, job_id: str) -> float:
-    """Give a job's charge back to its user; returns the seconds refunded (0 when already refunded)."""
-    job = _locked_job(s, job_id)
+    """Give a job's charge back to its user; returns the seconds refunded (0 when already refunded).
+
+    The charge is zeroed in the same transaction as it is given back, so a job is refunded at most once."""
+    job = locked_job(s, job_id)
     if job is None or not job.audio_seconds:
         return 0.0
     refunded, job.audio_seconds = job.audio_seconds, 0.0
@@ -267,19 +270,94 @@ def refund_job(s: Session, job_id: str) -> float:
     return refunded
 
 
-def fail_job(job_id: str, reason: str, *, refund: bool = True, url: str | None = None) -> bool:
-    """Mark a job that has not finished as failed with ``reason`` (and refund it); False if it had already finished.
+# ----- job states: the only code that changes jobs.status
+#
+# A row is created QUEUED (by the client's submit) and changes state only through the functions below.
+# Each is one conditional UPDATE (``WHERE status IN <from>``) whose row count says whether it happened,
+# so of two writers racing the first wins and the second is told, never overwriting it:
+#
+#   transition       from                to
+#   mark_started     queued, started     started    (started again: a message redelivered after its worker died)
+#   mark_succeeded   queued, started     succeeded  (queued: the janitor closing a row from its stored result)
+#   mark_failed      queued, started     failed     (refunded in the same transaction, unless told otherwise)
+#   mark_revoked     queued, started     revoked
+#   requeue          started             queued     (the janitor restored the message of a worker that is gone)
+#
+# So a final row (succeeded, failed, revoked) is never reopened nor rewritten: a hard time limit's failure
+# stands against a dying process's late writes, a revoked job stays revoked, and a finished job's
+# redelivered message is not run again (see echonote.worker.jobs). The worker records the outcome inside
+# the task, so the row is final before the result is visible to clients.
 
-    The status change is conditional, so a job that finished meanwhile keeps its real outcome."""
-    with session(url) as s:
-        closed = s.execute(
-            update(Job).where(Job.id == job_id, Job.status.notin_(FINISHED_STATES))
-            .values(status=FAILED, error=reason, finished_at=utcnow())
-            .execution_options(synchronize_session=False)
-        ).rowcount == 1
-        if closed and refund:
+#: transition -> (the states it may start from, the state it leads to)
+TRANSITIONS: dict[str, tuple[tuple[str, ...], str]] = {
+    "mark_started": ((QUEUED, STARTED), STARTED),
+    "mark_succeeded": ((QUEUED, STARTED), SUCCEEDED),
+    "mark_failed": ((QUEUED, STARTED), FAILED),
+    "mark_revoked": ((QUEUED, STARTED), REVOKED),
+    "requeue": ((STARTED,), QUEUED),
+}
+
+
+@contextmanager
+def _within(tx: Session | None, url: str | None) -> Iterator[Session]:
+    """``tx`` when the caller has a transaction to join, else a session of our own (committed on success)."""
+    if tx is not None:
+        yield tx
+    else:
+        with session(url) as own:
+            yield own
+
+
+def _transition(s: Session, name: str, job_id: str, **values) -> bool:
+    allowed, to = TRANSITIONS[name]
+    return s.execute(
+        update(Job).where(Job.id == job_id, Job.status.in_(allowed)).values(status=to, **values)
+        .execution_options(synchronize_session=False)
+    ).rowcount == 1
+
+
+def mark_started(job_id: str, worker: str, *, tx: Session | None = None, url: str | None = None) -> bool:
+    """Record a run of the job starting on ``worker`` (one more attempt, the last error cleared);
+    False when the row is final (or missing): the run must not go on."""
+    with _within(tx, url) as s:
+        return _transition(s, "mark_started", job_id, started_at=utcnow(), error=None, worker=worker,
+                           attempts=func.coalesce(Job.attempts, 0) + 1)
+
+
+def mark_succeeded(job_id: str, result_path: str | None = None, *, tx: Session | None = None,
+                   url: str | None = None) -> bool:
+    """Record the job's success (and where its results are); False when the row was already final."""
+    values = {"result_path": result_path} if result_path else {}
+    with _within(tx, url) as s:
+        return _transition(s, "mark_succeeded", job_id, progress=100.0, finished_at=utcnow(), error=None, **values)
+
+
+def mark_failed(job_id: str, reason: str, *, refund: bool = True, tx: Session | None = None,
+                url: str | None = None) -> bool:
+    """Record the job's failure with ``reason`` and, if ``refund``, give its charge back in the same
+    transaction; False (and nothing refunded) when the row was already final, so it keeps its real outcome."""
+    with _within(tx, url) as s:
+        failed = _transition(s, "mark_failed", job_id, error=reason, finished_at=utcnow())
+        if failed and refund:
             refund_job(s, job_id)
-        return closed
+        return failed
+
+
+#: the older name of :func:`mark_failed`
+fail_job = mark_failed
+
+
+def mark_revoked(job_id: str, *, tx: Session | None = None, url: str | None = None) -> bool:
+    """Record that the job was cancelled (its charge stands); False when it had already finished."""
+    with _within(tx, url) as s:
+        return _transition(s, "mark_revoked", job_id, finished_at=utcnow())
+
+
+def requeue(job_id: str, reason: str, *, tx: Session | None = None, url: str | None = None) -> bool:
+    """Put a started job back to queued with ``reason`` (its message was restored to the queue);
+    False when it was not started (it finished, or was never picked up)."""
+    with _within(tx, url) as s:
+        return _transition(s, "requeue", job_id, error=reason)
 
 
 @dataclass(frozen=True)
@@ -302,7 +380,7 @@ def reconcile_charge(s: Session, job_id: str, decoded_seconds: float) -> Reconci
     If billing the rest would overspend the user's quota, nothing more is billed, the whole charge is
     refunded and ``accepted`` is False: the caller refuses the job. Idempotent (the parts of a canvas
     may both call it). None when the job row does not exist (a task sent without a job)."""
-    job = _locked_job(s, job_id)
+    job = locked_job(s, job_id)
     if job is None:
         return None
     decoded = round(float(decoded_seconds), 3)

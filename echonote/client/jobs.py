@@ -135,7 +135,7 @@ def submit(
     try:
         (sender or _send)(task_name, kwargs or {}, job.task_id, {JOB_HEADER: job.id}, **send_options)
     except Exception as exc:
-        db.fail_job(job.id, f"not sent: {exc}")
+        db.mark_failed(job.id, f"not sent: {exc}")
         raise
     return job
 

@@ -170,10 +170,7 @@ class SubmissionPanel:
         if view.done:
             return
         client.celery_app().control.revoke(view.task_id, terminate=True, signal="SIGTERM")
-        with db.session() as s:
-            row = s.get(db.Job, view.job_id)
-            if row is not None and row.status not in db.FINISHED_STATES:
-                row.status, row.finished_at = db.REVOKED, db.utcnow()
+        db.mark_revoked(view.job_id)  # a job that finished meanwhile keeps its outcome
         view.status.value = "REVOKED"
 
     # ----- following

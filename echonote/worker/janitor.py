@@ -37,7 +37,7 @@ import socket
 import time
 
 import psutil
-from sqlalchemy import select, update
+from sqlalchemy import select
 
 from echonote import db, names
 from echonote.celery_app import app
@@ -138,14 +138,11 @@ def _settle_from_result(job: db.Job) -> str | None:
     state = result.state
     if state == "SUCCESS":
         value = result.result if isinstance(result.result, dict) else {}
-        with db.session() as s:
-            closed = s.execute(update(db.Job).where(db.Job.id == job.id, db.Job.status.notin_(db.FINISHED_STATES))
-                               .values(status=db.SUCCEEDED, progress=100.0, finished_at=db.utcnow(), error=None,
-                                       result_path=value.get("result_path"))).rowcount
+        closed = db.mark_succeeded(job.id, value.get("result_path"))
         return "succeeded (its result was stored but the row missed it)" if closed else None
     if state == "FAILURE":
         refund = not isinstance(result.result, BadInput)  # the user's own error keeps its charge
-        closed = db.fail_job(job.id, f"{type(result.result).__name__}: {result.result}", refund=refund)
+        closed = db.mark_failed(job.id, f"{type(result.result).__name__}: {result.result}", refund=refund)
         how = "failed (its error was stored but the row missed it)" + ("; refunded" if refund else "")
         return how if closed else None
     return None
@@ -169,7 +166,7 @@ def close_orphans(min_age: float = ORPHAN_AFTER, recheck_after: float = 1.0) -> 
         if {job.id, job.task_id} & second:
             continue
         how = _settle_from_result(job)
-        if how is None and db.fail_job(job.id, (
+        if how is None and db.mark_failed(job.id, (
                 f"lost: {min_age / 60:.0f} min after submission its message was neither queued nor delivered to "
                 f"any worker, so nothing would ever run it (the broker lost it, a queue was purged, or the worker "
                 f"holding it vanished). Submit the audio again; the quota charge was refunded.")):
@@ -209,10 +206,7 @@ def requeue_stranded(orphan_after: float = ORPHAN_AFTER) -> dict:
                     channel.qos.restore_by_tag(tag, client, leftmost=True)
                     requeued.append(task_id)
         for task_id in requeued:
-            with db.session() as s:
-                job = s.get(db.Job, stranded[task_id].id)
-                job.status = db.QUEUED
-                job.error = f"requeued: worker {stranded[task_id].worker} stopped answering"
+            db.requeue(stranded[task_id].id, f"requeued: worker {stranded[task_id].worker} stopped answering")
             logger.warning("requeued job %s: its worker %s is gone", task_id, stranded[task_id].worker)
     closed = close_orphans(float(orphan_after))
     return {"alive_workers": len(alive), "stranded": len(stranded), "requeued": requeued, "closed": closed}
@@ -235,5 +229,5 @@ def canvas_failed(request, exc=None, traceback=None) -> None:
     reason = f"a part of the workflow failed: {detail}"
     users = isinstance(exc, BadInput) or detail.startswith(BadInput.__name__)  # the input's fault: charge kept
     charge = "The quota charge stands: the input was refused." if users else "The quota charge was refunded."
-    if db.fail_job(job.id, f"{reason}. {charge}", refund=not users):
+    if db.mark_failed(job.id, f"{reason}. {charge}", refund=not users):
         logger.warning("job %s failed: %s", job.id, reason)

@@ -7,9 +7,9 @@ header; tasks sent any other way have none and are left alone.
 Who pays for a failure: a job that fails because of its input (:class:`~echonote.errors.BadInput`:
 unreadable, silent or too long audio, bad options, over quota) keeps its charge; any other failure
 (the worker died too often, out of memory, a time limit, a result that could not be written, a bug)
-is refunded. :func:`echonote.db.refund_job` zeroes the job's charge as it gives it back, so the
-task, the failure signal, the janitor and a canvas's error callback may all close the same job and
-the user is refunded once.
+is refunded. Every state change goes through :mod:`echonote.db`'s transitions: only the first of the
+task, the failure signal, the janitor and a canvas's error callback closes a job (a final row is never
+rewritten), and the refund goes with that one close, so the user is refunded once.
 """
 from __future__ import annotations
 
@@ -39,17 +39,16 @@ def users_fault(exception: BaseException | None) -> bool:
     return isinstance(exception, BadInput)
 
 
-def close_failed(job_id: str, message: str, exception: BaseException | None) -> None:
-    """Mark the job failed with ``message``, refunding its charge unless the failure was the user's."""
-    with db.session() as s:
-        if not users_fault(exception):
-            db.refund_job(s, job_id)
-        job = s.get(db.Job, job_id)
-        if job is not None:
-            job.status, job.error, job.finished_at = db.FAILED, message, db.utcnow()
+def close_failed(job_id: str, message: str, exception: BaseException | None) -> bool:
+    """Mark the job failed with ``message``, refunding its charge unless the failure was the user's;
+    False when the row was already final (its outcome stands)."""
+    return db.mark_failed(job_id, message, refund=not users_fault(exception))
 
 
 def update_job(job_id: str, **fields) -> None:
+    """Write other fields of a job's row (progress); its state changes only through :mod:`echonote.db`'s transitions."""
+    if "status" in fields:
+        raise ValueError("a job's status changes only through echonote.db's transitions (mark_started, ...)")
     with db.session() as s:
         job = s.get(db.Job, job_id)
         if job is None:
@@ -121,7 +120,7 @@ def start(task) -> FinalRow | WorkerDiedRepeatedly | None:
         runs = message_runs(task)
         return died_too_often(runs - 1) if runs is not None and runs > cap else None
     with db.session() as s:
-        job = s.get(db.Job, job_id)
+        job = db.locked_job(s, job_id)  # nothing else changes the row until this transaction ends
         if job is None:
             return None
         if job.status in db.FINISHED_STATES:
@@ -129,13 +128,10 @@ def start(task) -> FinalRow | WorkerDiedRepeatedly | None:
         died = deaths_before(job, task.request.retries)
         if died >= cap:
             error = died_too_often(died)
-            db.refund_job(s, job.id)  # the worker's failure, not the user's
-            job.status, job.error, job.finished_at = db.FAILED, f"{type(error).__name__}: {error}", db.utcnow()
+            db.mark_failed(job.id, f"{type(error).__name__}: {error}", tx=s)  # the worker's failure: refunded
             return error
-        job.status, job.started_at, job.error = db.STARTED, db.utcnow(), None
         # node:main pid:pool pid; the janitor compares the main pid with what the node answers
-        job.worker = f"{task.request.hostname}:{os.getppid()}:{os.getpid()}"
-        job.attempts = (job.attempts or 0) + 1
+        db.mark_started(job.id, f"{task.request.hostname}:{os.getppid()}:{os.getpid()}", tx=s)
     return None
 
 
@@ -143,10 +139,7 @@ def record_success(task, result) -> None:
     """Mark the task's job succeeded. Called inside the task, so the row is final before the result is visible."""
     job_id = job_id_of(task)
     if job_id:
-        fields = {"status": db.SUCCEEDED, "progress": 100.0, "finished_at": db.utcnow(), "error": None}
-        if isinstance(result, dict) and result.get("result_path"):
-            fields["result_path"] = result["result_path"]
-        update_job(job_id, **fields)
+        db.mark_succeeded(job_id, result.get("result_path") if isinstance(result, dict) else None)
 
 
 def record_failure(task, exception: BaseException) -> None:
@@ -162,6 +155,8 @@ def _failed(sender=None, task_id=None, exception=None, **_):
     # Failures inside a task are recorded by EchonoteTask before its result is stored; this
     # catches the rest, above all a hard time limit, which the worker's main process reports
     # where the task has no request context: the task id equals the job id (see submit()).
+    # A row already final is left as it is (db.mark_failed refuses it): the hard-limit verdict
+    # stands, a dying child's last words don't replace it.
     job_id = job_id_of(sender) or task_id
     if not job_id:
         return
@@ -171,9 +166,6 @@ def _failed(sender=None, task_id=None, exception=None, **_):
                    "Split the audio, or raise ECHONOTE_HARD_TIME_LIMIT (and ECHONOTE_VISIBILITY_TIMEOUT above it).")
     else:
         message = f"{type(exception).__name__}: {exception}"
-    job = db.get_job(job_id)
-    if job is None or (job.error or "").startswith("TimeLimitExceeded"):
-        return  # the hard-limit verdict stands; a dying child's last words don't replace it
     close_failed(job_id, message, exception)
 
 
@@ -181,4 +173,4 @@ def _failed(sender=None, task_id=None, exception=None, **_):
 def _revoked(sender=None, request=None, **_):
     job_id = getattr(request, JOB_HEADER, None) if request is not None else None
     if job_id:
-        update_job(job_id, status=db.REVOKED, finished_at=db.utcnow())
+        db.mark_revoked(job_id)
