@@ -57,6 +57,8 @@ demo: setup
 
 test: $(DEV_STAMP)
 	$(BIN)/python tools/gen_requirements.py --check
+	$(BIN)/ruff check .
+	$(BIN)/lint-imports
 	$(BIN)/python -m pytest
 
 test-fast: $(DEV_STAMP)
