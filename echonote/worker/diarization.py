@@ -8,7 +8,6 @@ result file is retried on its own, so a full disk never re-runs the model.
 from __future__ import annotations
 
 import os
-import time
 from pathlib import Path
 
 from echonote import config, names
@@ -16,7 +15,8 @@ from echonote.celery_app import app
 from echonote.errors import BadInput
 from echonote.worker import jobs
 from echonote.worker.base_task import JOB_TASK_OPTIONS, EchonoteTask
-from echonote.worker.paths import output_stem, safe_child
+from echonote.worker.outputs import output_path, result_dir_for, write_json, write_rttm
+from echonote.worker.paths import output_stem
 from echonote.worker.progress import ProgressReporter
 
 #: each step's share of a job's time, in percent, measured with the offline backend on CPU (2 cores,
@@ -46,19 +46,6 @@ def spans_from_weights(weights: dict[str, float]) -> dict[str, tuple[float, floa
 #: overall-percent span of each diarization step (pyannote's hook names plus ours)
 STEP_SPANS = {**spans_from_weights(STEP_WEIGHTS), "done": (100.0, 100.0)}
 STEP_SPANS["discrete_diarization"] = STEP_SPANS["clustering"]
-
-
-def result_dir_for(task_id: str | None) -> Path:
-    """The folder a task's outputs go to: ``results_dir/<task id>``; a task id that is not a plain
-    name (absolute, ``..``, a separator) is refused, since anyone who can send a message chooses it."""
-    return safe_child(config.load().path("results_dir"), task_id or f"local-{os.getpid()}-{int(time.time())}",
-                      "task id")
-
-
-def output_path(out_dir: Path, stem: str, suffix: str) -> Path:
-    """``out_dir/<stem><suffix>`` (see :func:`~echonote.worker.paths.output_stem`), refused unless it is a
-    plain name inside ``out_dir``."""
-    return safe_child(out_dir, f"{stem}{suffix}", "output file name")
 
 
 def backend_options(backend: str, cfg: config.Config) -> dict:
@@ -98,7 +85,8 @@ def diarize_file(audio_path: str, *, num_speakers=None, min_speakers=None, max_s
         result = diarize_core.run_diarization(
             audio_path, num_speakers=num_speakers, min_speakers=min_speakers, max_speakers=max_speakers,
             backend=backend, backend_options=backend_options(backend, cfg), progress=_until_written(progress),
-            roots=roots or cfg.audio_roots, limits={"max_duration": cfg.max_audio_seconds, "max_bytes": cfg.max_audio_bytes},
+            roots=roots or cfg.audio_roots,
+            limits={"max_duration": cfg.max_audio_seconds, "max_bytes": cfg.max_audio_bytes},
         )
     except BadInput:
         raise
@@ -107,14 +95,14 @@ def diarize_file(audio_path: str, *, num_speakers=None, min_speakers=None, max_s
     out = out_dir or result_dir_for(task_id)
     stem = output_stem(source_name, audio_path)
     rttm_target, json_target = output_path(out, stem, ".rttm"), output_path(out, stem, ".json")
-    # Each write is retried on its own (diarize_core.ResultWriteError after a few tries): a full
+    # Each write is retried on its own (outputs.ResultWriteError after a few tries): a full
     # disk must not re-run the whole diarization.
     if progress:
         progress("write", 0, 1)
-    rttm = diarize_core.write_rttm(result, rttm_target, uri=stem)
+    rttm = write_rttm(result, rttm_target, uri=stem)
     result.update(result_path=str(json_target), rttm_path=str(rttm), worker_pid=os.getpid(),
                   model_loads=model_loads())
-    diarize_core.write_json(result, json_target)
+    write_json(result, json_target)
     if progress:
         progress("write", 1, 1)
         progress("done", 1, 1)

@@ -1,60 +1,36 @@
-"""One diarization job, start to finish: validate, decode, diarize, summarise, write files.
+"""One diarization, start to finish: check the speaker options, decode, diarize, summarise.
 
 Both the Celery task and ``echonote diarize --local`` call :func:`run_diarization`,
-which returns a JSON-serialisable dict; :func:`write_rttm` and :func:`write_json`
-store it on disk.
+which returns a JSON-serialisable dict. What every job shares lives beside it:
+reading the audio in :mod:`echonote.worker.inputs`, the shared result fields in
+:mod:`echonote.worker.provenance`, writing RTTM and JSON in :mod:`echonote.worker.outputs`.
 """
 
 from __future__ import annotations
 
-import errno
-import json
 import numbers
 import os
-import re
-import tempfile
 import time
 from collections.abc import Callable, Iterable, Mapping
-from dataclasses import asdict, dataclass
-from pathlib import Path
 from typing import Any
 
-from echonote.worker.audio import DEFAULT_MAX_BYTES, DEFAULT_MAX_DURATION, decode_audio
+from echonote.worker.inputs import Limits, decode_step
+from echonote.worker.outputs import annotation_to_segments, write_json, write_rttm  # noqa: F401  (old path*)
+from echonote.worker.provenance import provenance
+
+# *write_json and write_rttm are imported here only until transcription.py and
+# tests/worker/test_backends.py import them from echonote.worker.outputs.
 
 __all__ = [
-    "Limits",
     "MAX_SPEAKERS",
     "NO_SPEECH_NOTE",
-    "ResultWriteError",
-    "annotation_to_segments",
     "run_diarization",
     "validate_speaker_options",
-    "write_json",
-    "write_rttm",
 ]
 
 MAX_SPEAKERS = 100
 NO_SPEECH_NOTE = "no speech found"
 Progress = Callable[[str, int, int], Any]
-
-
-@dataclass(frozen=True)
-class Limits:
-    """Per-job input limits (the task wires them from environment variables)."""
-
-    max_duration: float | None = DEFAULT_MAX_DURATION  # seconds
-    max_bytes: int | None = DEFAULT_MAX_BYTES
-
-    @classmethod
-    def coerce(cls, value: Limits | Mapping | None) -> Limits:
-        if value is None:
-            return cls()
-        if isinstance(value, cls):
-            return value
-        unknown = set(value) - {"max_duration", "max_bytes"}
-        if unknown:
-            raise ValueError(f"Unknown limit(s) {sorted(unknown)}; use max_duration (seconds) and max_bytes.")
-        return cls(**value)
 
 
 def _speaker_count(name: str, value: Any) -> int | None:
@@ -83,16 +59,6 @@ def validate_speaker_options(num_speakers=None, min_speakers=None, max_speakers=
             f"Give either an exact num_speakers or a min/max range."
         )
     return num, low, high
-
-
-def annotation_to_segments(annotation) -> list[dict]:
-    """Sorted ``[{start, end, speaker}]`` (seconds rounded to ms) from a pyannote Annotation."""
-    segments = [
-        {"start": round(turn.start, 3), "end": round(turn.end, 3), "speaker": str(label)}
-        for turn, _, label in annotation.itertracks(yield_label=True)
-    ]
-    segments.sort(key=lambda s: (s["start"], s["end"], s["speaker"]))
-    return segments
 
 
 def _summarise(annotation) -> tuple[list[dict], float, float]:
@@ -177,112 +143,3 @@ def run_diarization(
     }
     report("done", 1, 1)
     return result
-
-
-def decode_step(path, roots, limits: Limits, report):
-    """Decode ``path`` within the job's roots and limits, reporting the ``decode`` step."""
-    report("decode", 0, 1)
-    decoded = decode_audio(path, roots=roots, max_duration=limits.max_duration, max_bytes=limits.max_bytes)
-    from echonote.worker.charging import settle_charge
-
-    settle_charge(decoded.duration)  # the job is charged what was decoded (refused beyond the quota)
-    report("decode", 1, 1)
-    return decoded
-
-
-def provenance(decoded, limits: Limits, request: dict, metadata: dict, *, stage: str, marks: tuple) -> dict:
-    """The fields every job result shares: the audio, what was asked, how it was made, timings and RTF.
-
-    ``marks`` = perf_counter() at (start, decoded, loading models, models loaded, finished).
-    """
-    started, decoded_at, loading, loaded_at, finished = marks
-    work = finished - loaded_at
-    return {
-        "audio": {
-            "path": str(decoded.path),
-            "decoder": decoded.decoder,
-            "format": decoded.source_format,
-            "source_sample_rate": decoded.source_sample_rate,
-            "source_channels": decoded.source_channels,
-        },
-        "request": request,
-        **metadata,
-        "limits": asdict(limits),
-        "timings": {
-            "decode": round(decoded_at - started, 3),
-            "model_load": round(loaded_at - loading, 3),
-            stage: round(work, 3),
-            "total": round(finished - started, 3),
-        },
-        "rtf": round(work / decoded.duration, 4) if decoded.duration else None,
-    }
-
-
-def _segments_of(annotation_or_result) -> list[dict]:
-    if isinstance(annotation_or_result, Mapping):
-        return list(annotation_or_result["segments"])
-    return annotation_to_segments(annotation_or_result)
-
-
-WRITE_TRIES = 3  # a result file is written this many times before the job fails (the job itself is not re-run)
-
-
-class ResultWriteError(RuntimeError):
-    """A result file could not be written after a few tries (disk full, no permission); the message
-    names the folder. Re-running the whole job would not help, so nothing retries it."""
-
-
-def _write_once(target: Path, text: str) -> Path:
-    target.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", dir=target.parent)
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as fh:
-            fh.write(text)
-        os.replace(tmp, target)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-    return target
-
-
-def _atomic_write(path: str | os.PathLike, text: str, tries: int = WRITE_TRIES, pause: float = 0.5) -> Path:
-    """Write to a temporary file beside ``path``, then rename it over ``path`` (readers never see half
-    a file); only this write is retried, a few times, before :class:`ResultWriteError`."""
-    target = Path(path)
-    for attempt in range(1, tries):
-        try:
-            return _write_once(target, text)
-        except OSError:
-            time.sleep(pause * attempt)  # a disk that is full now may have room in a moment
-    try:
-        return _write_once(target, text)
-    except OSError as exc:
-        full = exc.errno in (errno.ENOSPC, errno.EDQUOT)
-        raise ResultWriteError(
-            f"could not write {target.name} to {target.parent} after {tries} tries: {exc.strerror or exc}. "
-            + ("The disk holding the results folder is full: free space there, or point "
-               "ECHONOTE_RESULTS_DIR at a bigger disk." if full else
-               "Check that the worker may write there, or point ECHONOTE_RESULTS_DIR elsewhere.")
-            + " The job's work was done once and is not repeated; submit it again once this is fixed."
-        ) from None
-
-
-def _rttm_token(value, default: str) -> str:
-    """RTTM fields are space-separated: replace whitespace inside a name."""
-    return re.sub(r"\s+", "_", str(value).strip()) or default
-
-
-def write_rttm(annotation_or_result, path: str | os.PathLike, uri: str = "audio") -> Path:
-    """Write an Annotation or a :func:`run_diarization` result as RTTM (one SPEAKER line per turn)."""
-    uri = _rttm_token(uri, "audio")
-    lines = [
-        f"SPEAKER {uri} 1 {s['start']:.3f} {s['end'] - s['start']:.3f} <NA> <NA> "
-        f"{_rttm_token(s['speaker'], 'speaker')} <NA> <NA>\n"
-        for s in _segments_of(annotation_or_result)
-    ]
-    return _atomic_write(path, "".join(lines))
-
-
-def write_json(result: Mapping, path: str | os.PathLike) -> Path:
-    """Write a result dict as indented JSON (atomically: readers never see half a file)."""
-    return _atomic_write(path, json.dumps(result, indent=2, sort_keys=False, default=str) + "\n")

@@ -1,0 +1,45 @@
+"""A job's audio in: the per-job limits and the decode step every job starts with.
+
+Diarization and transcription both call :func:`decode_step`: it decodes the file
+within the job's roots and limits, reports the ``decode`` step and settles the
+job's charge on the duration actually decoded.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+
+from echonote.worker.audio import DEFAULT_MAX_BYTES, DEFAULT_MAX_DURATION, DecodedAudio, decode_audio
+
+__all__ = ["Limits", "decode_step"]
+
+
+@dataclass(frozen=True)
+class Limits:
+    """Per-job input limits (the task wires them from the settings)."""
+
+    max_duration: float | None = DEFAULT_MAX_DURATION  # seconds
+    max_bytes: int | None = DEFAULT_MAX_BYTES
+
+    @classmethod
+    def coerce(cls, value: Limits | Mapping | None) -> Limits:
+        if value is None:
+            return cls()
+        if isinstance(value, cls):
+            return value
+        unknown = set(value) - {"max_duration", "max_bytes"}
+        if unknown:
+            raise ValueError(f"Unknown limit(s) {sorted(unknown)}; use max_duration (seconds) and max_bytes.")
+        return cls(**value)
+
+
+def decode_step(path, roots, limits: Limits, report) -> DecodedAudio:
+    """Decode ``path`` within the job's roots and limits, reporting the ``decode`` step."""
+    report("decode", 0, 1)
+    decoded = decode_audio(path, roots=roots, max_duration=limits.max_duration, max_bytes=limits.max_bytes)
+    from echonote.worker.charging import settle_charge
+
+    settle_charge(decoded.duration)  # the job is charged what was decoded (refused beyond the quota)
+    report("decode", 1, 1)
+    return decoded
