@@ -34,15 +34,17 @@ def audio_arguments(func):
 
 def wait_option(func):
     return click.option("--wait/--no-wait", default=True, show_default=True,
-                        help="Follow progress and print results; --no-wait prints the command that follows each job.")(func)
+                        help="Follow progress and print results; --no-wait prints the command that follows each "
+                             "job.")(func)
 
 
 def check_request(audio, min_speakers, max_speakers, *, wait: bool, local: bool, copy_flags: dict) -> None:
     """Refuse, before anything is sent, what cannot work: missing files, min > max, copies with --no-wait."""
     given = [flag for flag, value in copy_flags.items() if value]
     if not wait and not local and given:
-        _usage_error(f"{'/'.join(given)} copy the results once the jobs finish, but --no-wait returns before that. Drop "
-              f"--no-wait, or leave out {'/'.join(given)} and copy them later with `echonote job ID --out DIR`.")
+        _usage_error(f"{'/'.join(given)} copy the results once the jobs finish, but --no-wait returns before that. "
+                     f"Drop --no-wait, or leave out {'/'.join(given)} and copy them later with "
+                     "`echonote job ID --out DIR`.")
     if min_speakers and max_speakers and min_speakers > max_speakers:
         _usage_error(f"--min-speakers ({min_speakers}) is greater than --max-speakers ({max_speakers})")
     for path in audio:
@@ -50,21 +52,22 @@ def check_request(audio, min_speakers, max_speakers, *, wait: bool, local: bool,
             _usage_error(f"{path}: no such file")
 
 
-def stage_for_workers(audio) -> list[Path]:
-    """Each file where workers may read it; the broker is asked first, so a down one copies nothing."""
+def stage_for_workers(audio) -> list:
+    """Each file where workers may read it, measured (:func:`echonote.client.stage_audio`), all before any
+    job is sent; the broker is asked first, so a down one copies nothing. A file no job could take
+    (not audio, empty, too long) is a usage error."""
     from echonote import client
-    from echonote.client import uploads
 
     client.check_broker()
     staged = []
     for path in audio:
         try:
-            target = uploads.stage(path)
-        except ValueError as exc:
+            found = client.stage_audio(path, source_name=path.name)
+        except client.BadAudio as exc:
             _usage_error(str(exc))
-        if target != path.resolve():
-            click.echo(f"{path}: stored as {target} (workers read only under the data/upload roots)", err=True)
-        staged.append(target)
+        if found.path != path.resolve():
+            click.echo(f"{path}: stored as {found.path} (workers read only under the data/upload roots)", err=True)
+        staged.append(found)
     return staged
 
 
@@ -92,7 +95,7 @@ def copy_result(source: str | Path, target: Path) -> Path:
 def report_outcomes(audio, outcomes, show) -> None:
     """``show(path, value)`` for each success; failures on stderr, then exit 1 if there were any."""
     failed = 0
-    for path, outcome in zip(audio, outcomes):
+    for path, outcome in zip(audio, outcomes, strict=True):
         if isinstance(outcome, BaseException):
             failed += 1
             click.secho(f"{path}: failed: {outcome}", fg="red", err=True)

@@ -7,17 +7,16 @@ from pathlib import Path
 
 import click
 
-from echonote import names
 from echonote.cli import audio as cli_audio
 from echonote.cli.app import EXIT_USAGE, fail, friendly_errors, main
-from echonote.client.audio_info import charge_seconds
 
 
 def _summary(label: str, result: dict) -> str:
     speakers = ", ".join(f"{s['speaker']} {s['speech']:.1f}s" for s in result["speakers"]) or "none"
     note = f" ({result['note']})" if result.get("note") else ""
     return (f"{label}: {result['num_speakers']} speaker(s) [{speakers}] in {result['duration']:.1f} s of audio, "
-            f"{len(result['segments'])} turns, overlap {result['overlap']:.1f} s, RTF {result.get('rtf') or 0:.3f}{note}\n"
+            f"{len(result['segments'])} turns, overlap {result['overlap']:.1f} s, "
+            f"RTF {result.get('rtf') or 0:.3f}{note}\n"
             f"  rttm: {result['rttm_path']}\n  json: {result['result_path']}")
 
 
@@ -33,11 +32,14 @@ def _copy_out(result: dict, rttm: Path | None, json_path: Path | None, many: boo
 @cli_audio.audio_arguments
 @cli_audio.speaker_options
 @click.option("--backend", type=click.Choice(["offline", "pyannote"]), default=None,
-              help="offline: bundled weights (default, ECHONOTE_DIARIZATION_BACKEND); pyannote: ECHONOTE_PYANNOTE_PIPELINE.")
+              help="offline: bundled weights (default, ECHONOTE_DIARIZATION_BACKEND); "
+                   "pyannote: ECHONOTE_PYANNOTE_PIPELINE.")
 @cli_audio.wait_option
-@click.option("--rttm", type=click.Path(path_type=Path), help="Also copy the RTTM here (a directory for several files).")
+@click.option("--rttm", type=click.Path(path_type=Path),
+              help="Also copy the RTTM here (a directory for several files).")
 @click.option("--json", "json_out", type=click.Path(path_type=Path), help="Also copy the JSON result here.")
-@click.option("--local", is_flag=True, help="Run in this process without a broker (needs the worker extra). Same output.")
+@click.option("--local", is_flag=True,
+              help="Run in this process without a broker (needs the worker extra). Same output.")
 @click.option("--timeout", default=3600.0, show_default=True, help="Seconds to wait for all files.")
 @friendly_errors
 def diarize(audio, num_speakers, min_speakers, max_speakers, backend, wait, rttm, json_out, local, timeout):
@@ -70,9 +72,8 @@ def _run_remote(audio, options, wait, timeout):
     from echonote.client.terminal import Tracked, follow
 
     tracked = []
-    for path, staged in zip(audio, cli_audio.stage_for_workers(audio)):
-        job = client.submit(names.DIARIZE, {"audio_path": str(staged), "source_name": path.name, **options}, kind="diarize",
-                            audio_path=str(staged), audio_seconds=charge_seconds(staged))
+    for path, staged in zip(audio, cli_audio.stage_for_workers(audio), strict=True):
+        job = client.submit_diarization(staged, **options)
         cli_audio.announce(path, job.id, wait)
         tracked.append(Tracked(path.name, job.task_id))
     if not wait:

@@ -6,10 +6,8 @@ from pathlib import Path
 
 import click
 
-from echonote import names
 from echonote.cli import audio as cli_audio
 from echonote.cli.app import EXIT_USAGE, fail, friendly_errors, main
-from echonote.client.audio_info import charge_seconds
 
 FORMATS = ("txt", "srt", "vtt", "json")
 
@@ -20,13 +18,15 @@ FORMATS = ("txt", "srt", "vtt", "json")
               help="Attribute words to speakers (diarize and transcribe in parallel, then merge).")
 @click.option("--format", "formats", multiple=True, type=click.Choice(FORMATS), default=("txt",), show_default=True,
               help="Transcript formats to write (repeatable); the first is printed.")
-@click.option("--out", type=click.Path(file_okay=False, path_type=Path), help="Also copy the transcripts into this folder.")
+@click.option("--out", type=click.Path(file_okay=False, path_type=Path),
+              help="Also copy the transcripts into this folder.")
 @click.option("--language", help="Language code (e.g. en); default: detect.")
 @click.option("--backend", type=click.Choice(["offline", "whisper", "endpoint"]), default=None,
               help="offline: bundled tiny.en (default); whisper: ECHONOTE_ASR_MODEL; endpoint: ECHONOTE_ASR_BASE_URL.")
 @cli_audio.speaker_options
 @cli_audio.wait_option
-@click.option("--local", is_flag=True, help="Run in this process without a broker (needs the worker extra). Same output.")
+@click.option("--local", is_flag=True,
+              help="Run in this process without a broker (needs the worker extra). Same output.")
 @click.option("--timeout", default=3600.0, show_default=True, help="Seconds to wait for all files.")
 @friendly_errors
 def transcribe(audio, diarize, formats, out, language, backend, num_speakers, min_speakers, max_speakers, wait, local,
@@ -56,7 +56,8 @@ def transcribe(audio, diarize, formats, out, language, backend, num_speakers, mi
             if out:
                 out.mkdir(parents=True, exist_ok=True)
                 cli_audio.copy_result(written, out)
-        speakers = ", ".join(f"{s['speaker']}" for s in result.get("speakers", []) if s.get("speaker")) or "not attributed"
+        speakers = ", ".join(f"{s['speaker']}" for s in result.get("speakers", []) if s.get("speaker"))
+        speakers = speakers or "not attributed"
         click.echo(f"{path}: {len(result['words'])} words, speakers: {speakers}", err=True)
 
     cli_audio.report_outcomes(audio, results, show)
@@ -64,25 +65,18 @@ def transcribe(audio, diarize, formats, out, language, backend, num_speakers, mi
 
 def _run_remote(audio, diarize, formats, options, wait, timeout):
     from echonote import client
-    from echonote.client import canvas
     from echonote.client.terminal import Tracked, follow
 
-    speakers = {key: options[key] for key in ("num_speakers", "min_speakers", "max_speakers")}
     jobs = []
-    for path, staged in zip(audio, cli_audio.stage_for_workers(audio)):
-        seconds = charge_seconds(staged)
-        if diarize:
-            job, parts = canvas.submit_transcript(str(staged), source_name=path.name, audio_seconds=seconds, formats=formats,
-                                                  language=options["language"], asr_backend=options["asr_backend"],
-                                                  **speakers)
-        else:
-            job = client.submit(names.TRANSCRIBE, {"audio_path": str(staged), "source_name": path.name,
-                                                   "language": options["language"], "backend": options["asr_backend"]},
-                                kind="transcribe", audio_path=str(staged), audio_seconds=seconds)
-            parts = {names.TRANSCRIBE: job.task_id}
+    for path, staged in zip(audio, cli_audio.stage_for_workers(audio), strict=True):
+        job, parts = client.submit_transcript(staged, diarize=diarize, formats=formats, language=options["language"],
+                                              backend=options["asr_backend"], num_speakers=options["num_speakers"],
+                                              min_speakers=options["min_speakers"],
+                                              max_speakers=options["max_speakers"])
         cli_audio.announce(path, job.id, wait)
         label = path.name if len(audio) > 1 else ""
-        jobs.append((path, [Tracked(f"{label} {name.split('.')[-1]}".strip(), task_id) for name, task_id in parts.items()]))
+        jobs.append((path, [Tracked(f"{label} {name.split('.')[-1]}".strip(), task_id)
+                            for name, task_id in parts.items()]))
     if not wait:
         return None
     follow([t for _, tracked in jobs for t in tracked], timeout=timeout, out=sys.stderr)
@@ -120,7 +114,8 @@ def _run_local(path, diarize, formats, options):
     speakers = {key: options[key] for key in ("num_speakers", "min_speakers", "max_speakers")}
     try:
         words = transcription.transcribe_file(
-            str(target), backend=options["asr_backend"], language=options["language"], roots=roots, source_name=path.name,
+            str(target), backend=options["asr_backend"], language=options["language"], roots=roots,
+            source_name=path.name,
             progress=local_progress(f"{path.name} words", transcription.STEP_SPANS))
         found = diarization.diarize_file(
             str(target), roots=roots, out_dir=Path(words["result_path"]).parent, source_name=path.name,

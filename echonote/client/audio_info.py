@@ -29,7 +29,12 @@ def charge_seconds(path: str | Path) -> float:
     """What a job on ``path`` is charged up front: its measured length, else a guess from its size
     at 128 kbit/s (no ffmpeg, unknown format); the worker settles the charge with what it decodes."""
     seconds = duration_seconds(path)
-    return seconds if seconds is not None else Path(path).stat().st_size / 16000
+    return seconds if seconds is not None else size_guess_seconds(path)
+
+
+def size_guess_seconds(path: str | Path) -> float:
+    """``path``'s length guessed from its size at 128 kbit/s: the charge when nothing could measure it."""
+    return Path(path).stat().st_size / 16000
 
 
 def duration_seconds(path: str | Path) -> float | None:

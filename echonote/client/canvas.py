@@ -14,15 +14,19 @@ from __future__ import annotations
 
 from celery import chord, group
 
-from echonote import client, names
+from echonote import names
+from echonote.client.jobs import celery_app, submit, talking_to_broker
+
+#: what attribute writes unless told otherwise
+DEFAULT_FORMATS = ("txt", "srt", "vtt", "json")
 
 
 def transcript_canvas(audio_path: str, *, num_speakers=None, min_speakers=None, max_speakers=None,
-                      diarization_backend=None, asr_backend=None, language=None, formats=("txt", "srt", "vtt", "json"),
+                      diarization_backend=None, asr_backend=None, language=None, formats=DEFAULT_FORMATS,
                       source_name: str | None = None):
     """The chord for a speaker-attributed transcript of ``audio_path``, by name only; every part names
     its files after ``source_name`` (the user's own file name) when given."""
-    app = client.celery_app()
+    app = celery_app()
     common = {"audio_path": audio_path, **({"source_name": source_name} if source_name else {})}
     speakers = {"num_speakers": num_speakers, "min_speakers": min_speakers, "max_speakers": max_speakers}
     diarize = app.signature(names.DIARIZE, kwargs={**common, "backend": diarization_backend, **speakers})
@@ -33,8 +37,9 @@ def transcript_canvas(audio_path: str, *, num_speakers=None, min_speakers=None, 
 
 
 def submit_transcript(audio_path: str, *, audio_seconds: float = 0.0, user: str | None = None, **options):
-    """Quota check + job row, then the canvas; returns the job (which follows the final
-    attribute task) and the task ids of every part, for progress bars."""
+    """Quota check + job row charged ``audio_seconds``, then the canvas; returns the job (which follows
+    the final attribute task) and the task ids of every part, for progress bars. The primitive under
+    :func:`echonote.client.submit_transcript`, which stages the file and measures the charge first."""
     canvas = transcript_canvas(audio_path, **options)
     parts = {sig.task: sig.freeze().id for sig in canvas.tasks}
 
@@ -42,9 +47,9 @@ def submit_transcript(audio_path: str, *, audio_seconds: float = 0.0, user: str 
         canvas.body.set(task_id=task_id, headers=headers)
         for part in canvas.tasks:  # they measure the audio and settle the job's charge
             part.set(headers={names.CHARGE_HEADER: headers[names.JOB_HEADER]})
-        with client.talking_to_broker():
+        with talking_to_broker():
             return canvas.apply_async(**send_options)
 
-    job = client.submit(names.ATTRIBUTE, {}, kind="transcript", audio_path=audio_path,
-                        audio_seconds=audio_seconds, user=user, sender=send)
+    job = submit(names.ATTRIBUTE, {}, kind="transcript", audio_path=audio_path,
+             audio_seconds=audio_seconds, user=user, sender=send)
     return job, {**parts, names.ATTRIBUTE: job.task_id}

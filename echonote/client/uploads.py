@@ -54,7 +54,7 @@ def safe_name(original_name: str) -> str:
 
 def user_root(user: str | None = None, upload_dir: Path | None = None) -> Path:
     """The folder holding ``user``'s uploads (not created)."""
-    from echonote.client import current_user
+    from echonote.client.jobs import current_user
 
     folder = re.sub(r"[^A-Za-z0-9_.-]+", "_", user or current_user()).strip("._") or "user"
     return (upload_dir or config.load().path("upload_dir")) / folder

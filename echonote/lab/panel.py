@@ -1,7 +1,8 @@
 """The submission panel (ipywidgets): choose or upload audio, set speakers and backend, submit, follow, cancel.
 
-Jobs go through :func:`echonote.client.submit` — quota check, job row, task
-sent by name — so the panel never imports task code. One progress bar per job
+Jobs go through :func:`echonote.client.submit_diarization` — the file staged
+and measured, the quota charged what was measured, a job row, the task sent
+by name — so the panel never imports task code. One progress bar per job
 is fed by the task's PROGRESS states from a background thread; finished jobs
 fill the results table. :meth:`SubmissionPanel.wait` blocks until every job is
 done, for notebooks run top to bottom without a person clicking.
@@ -19,7 +20,6 @@ import ipywidgets as w
 
 from echonote import client, config, db, names
 from echonote.client import uploads
-from echonote.client.audio_info import duration_seconds
 from echonote.lab import data
 from echonote.lab.tables import Table
 
@@ -107,16 +107,17 @@ class SubmissionPanel:
             return
         if stored:
             self.refresh_choices(select=stored)
-            self.message.value = f"saved {len(stored)} upload(s) under the upload root: " + ", ".join(p.name for p in stored)
+            self.message.value = (f"saved {len(stored)} upload(s) under the upload root: "
+                                  + ", ".join(p.name for p in stored))
 
-    def task_kwargs(self, audio: Path) -> dict:
-        """The diarize task's keyword arguments from the form (0 means unset)."""
-        kwargs: dict[str, Any] = {"audio_path": str(audio), "backend": self.backend.value}
+    def diarization_options(self) -> dict:
+        """The form's options for :func:`echonote.client.submit_diarization` (0 means unset)."""
+        options: dict[str, Any] = {"backend": self.backend.value}
         for key, widget in (("num_speakers", self.num_speakers), ("min_speakers", self.min_speakers),
                             ("max_speakers", self.max_speakers)):
             if widget.value:
-                kwargs[key] = int(widget.value)
-        return kwargs
+                options[key] = int(widget.value)
+        return options
 
     def _guarded(self, action) -> None:
         try:
@@ -126,11 +127,15 @@ class SubmissionPanel:
 
     # ----- submitting
     def submit(self, paths: list[Path] | None = None) -> list[JobView]:
-        """Submit one job per file (default: the selected ones) and start following them."""
+        """Submit one job per file (default: the selected ones) and start following them.
+
+        Every file is staged and measured before the first job is sent: a file no job could take
+        (missing, empty, too long) raises :class:`echonote.client.BadAudio` and nothing is charged."""
         paths = [Path(p) for p in (paths or self.files.value)]
         if not paths:
             raise ValueError("no audio selected: pick a file in the list or upload one.")
-        views = [self._submit_one(p) for p in paths]
+        staged = [client.stage_audio(p) for p in paths]
+        views = [self._submit_one(p, audio) for p, audio in zip(paths, staged, strict=True)]
         self.message.value = f"submitted {len(views)} job(s) by name {names.DIARIZE!r}"
         self._follow()
         return views
@@ -149,9 +154,8 @@ class SubmissionPanel:
         self.message.value = f"submitted a group of {len(views)} job(s): group id {group.id}"
         return group.id
 
-    def _submit_one(self, audio: Path) -> JobView:
-        job = client.submit(names.DIARIZE, self.task_kwargs(audio), kind="diarize", audio_path=str(audio),
-                            audio_seconds=duration_seconds(audio) or 0.0)
+    def _submit_one(self, audio: Path, staged: client.StagedAudio) -> JobView:
+        job = client.submit_diarization(staged, **self.diarization_options())
         view = JobView(job_label(audio, job.id), audio, job.id, job.task_id)
         name = w.Label(view.label, tooltip=str(audio), layout=w.Layout(width="auto", min_width="220px"))
         view.bar = w.FloatProgress(0, min=0, max=100, bar_style="info", layout=w.Layout(width="300px"))
@@ -236,7 +240,8 @@ class SubmissionPanel:
 
     def results_table(self) -> Table:
         return Table(list(self.rows), title="Results", columns=[
-            "file", "job", "status", "speakers", "reference speakers", "duration (s)", "DER (%)", "worker", "runtime (s)", "RTF"])
+            "file", "job", "status", "speakers", "reference speakers", "duration (s)", "DER (%)", "worker",
+            "runtime (s)", "RTF"])
 
     def wait(self, timeout: float = 900.0) -> Table:
         """Block until every job is done (or ``timeout``); return the results table."""

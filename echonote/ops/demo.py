@@ -29,8 +29,7 @@ def main() -> int:
 
     sample = samples.ensure_pyannote_sample()
     print(f"2. submitting {sample['wav'].name} by name ({names.DIARIZE!r}); the first job loads the models ...")
-    job = client.submit(names.DIARIZE, {"audio_path": str(sample["wav"])}, kind="diarize",
-                        audio_path=str(sample["wav"]), audio_seconds=30.0, user="demo")
+    job = client.submit_diarization(sample["wav"], user="demo")
     [tracked] = follow([Tracked(sample["wav"].name, job.task_id)], timeout=1800)
     if tracked.error:
         print(f"error: the job failed: {tracked.error}\n(see `echonote logs worker`)", file=sys.stderr)
@@ -51,12 +50,14 @@ def main() -> int:
     for collar in (0.0, 0.25):
         s = evaluate(str(sample["rttm"]), result, collar=collar)
         print(f"   DER (collar {collar:g} s, overlap scored): {100 * s['der']:.1f} %  "
-              f"[missed {100 * s['missed']:.1f}, false alarm {100 * s['false_alarm']:.1f}, confusion {100 * s['confusion']:.1f}]")
+              f"[missed {100 * s['missed']:.1f}, false alarm {100 * s['false_alarm']:.1f}, "
+              f"confusion {100 * s['confusion']:.1f}]")
 
     png = plots.save_timeline(Path(result["result_path"]).with_suffix(".png"), result["segments"], reference,
                               duration=result["duration"], title=f"{sample['wav'].name}: reference vs echonote")
     print(f"\n4. results\n   rttm: {result['rttm_path']}\n   json: {result['result_path']}\n   png:  {png}")
-    print(f"\nFlower: {stack.flower_url()}  ({stack.flower_login()}; task {job.task_id})   stop everything with: make down")
+    print(f"\nFlower: {stack.flower_url()}  ({stack.flower_login()}; task {job.task_id})   "
+          "stop everything with: make down")
     return 0
 
 
