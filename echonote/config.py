@@ -41,6 +41,22 @@ def _list(text: str) -> list[str]:
     return [part.strip() for part in text.split(",") if part.strip()]
 
 
+def parse_device(text: str) -> str:
+    """ECHONOTE_DEVICE's spelling: auto (also empty), cpu, cuda or cuda:N, any case; else ``ValueError``."""
+    value = text.strip().lower() or "auto"
+    kind, _, index = value.partition(":")
+    if value in {"auto", "cpu", "cuda"} or (kind == "cuda" and index.isdigit()):
+        return value
+    raise ValueError("expected auto, cpu, cuda or cuda:N")
+
+
+def _threads(text: str) -> int:
+    value = _int(text) if text.strip() else 0
+    if value < 0:
+        raise ValueError("expected 0 (the library's default) or a positive number of threads")
+    return value
+
+
 @dataclass(frozen=True)
 class Setting:
     """One setting: ``key`` in code, ``env`` in the environment."""
@@ -49,6 +65,7 @@ class Setting:
     default: Any
     doc: str
     parse: Callable[[str], Any] = _str
+    secret: bool = False  # never printed, logged or returned
 
     @property
     def env(self) -> str:
@@ -57,54 +74,98 @@ class Setting:
 
 SETTINGS: tuple[Setting, ...] = (
     # --- where things live
-    Setting("home", "", "Base of the four folders below when they are not set; empty = the source checkout echonote runs from, else $XDG_DATA_HOME/echonote. Never the current directory."),
-    Setting("state_dir", ".state", "Directory for the database, logs, pid files and beat's schedule file (relative: under ECHONOTE_HOME)."),
-    Setting("data_dir", "data", "Root of audio the tasks may read (the bundled samples live here; relative: under ECHONOTE_HOME)."),
-    Setting("upload_dir", "data/uploads", "Root where uploaded audio is stored under content-named files (relative: under ECHONOTE_HOME)."),
+    Setting("home", "",
+            "Base of the four folders below when they are not set; empty = the source checkout echonote runs "
+            "from, else $XDG_DATA_HOME/echonote. Never the current directory."),
+    Setting("state_dir", ".state",
+            "Directory for the database, logs, pid files and beat's schedule file (relative: under "
+            "ECHONOTE_HOME)."),
+    Setting("data_dir", "data",
+            "Root of audio the tasks may read (the bundled samples live here; relative: under ECHONOTE_HOME)."),
+    Setting("upload_dir", "data/uploads",
+            "Root where uploaded audio is stored under content-named files (relative: under ECHONOTE_HOME)."),
     Setting("results_dir", "results", "Where RTTM/JSON results are written (relative: under ECHONOTE_HOME)."),
     Setting("database_url", "", "SQLAlchemy URL of the jobs/quotas database; empty = SQLite file in the state dir."),
     # --- broker and stack
-    Setting("broker_url", "", "Use this existing broker instead of starting a private Redis (e.g. redis://host:6379/0)."),
+    Setting("broker_url", "",
+            "Use this existing broker instead of starting a private Redis (e.g. redis://host:6379/0)."),
     Setting("result_backend", "", "Result backend URL; empty = the broker's Redis, database 1."),
     Setting("redis_port", 6390, "Port of the private Redis that `echonote up` starts (loopback only).", _int),
-    Setting("redis_password", "", "Password of the private Redis (requirepass); empty = one generated per stack into the state dir (0600)."),
+    Setting("redis_password", "",
+            "Password of the private Redis (requirepass); empty = one generated per stack into the state dir "
+            "(0600).", secret=True),
     Setting("flower_port", 5555, "Port Flower listens on.", _int),
-    Setting("flower_address", "127.0.0.1", "Address Flower binds; beyond loopback only with a login you set in ECHONOTE_FLOWER_BASIC_AUTH."),
-    Setting("flower_basic_auth", "", "Flower's basic auth as user:password; empty = one generated per stack into the state dir (0600)."),
+    Setting("flower_address", "127.0.0.1",
+            "Address Flower binds; beyond loopback only with a login you set in ECHONOTE_FLOWER_BASIC_AUTH."),
+    Setting("flower_basic_auth", "",
+            "Flower's basic auth as user:password; empty = one generated per stack into the state dir (0600).",
+            secret=True),
     Setting("worker_concurrency", 2, "Processes per worker (prefork pool).", _int),
-    Setting("worker_queues", ["diarization", "default"], "Queues the stack's worker consumes (comma-separated).", _list),
-    Setting("worker_include", "echonote.worker.tasks", "Module(s) the worker loads with --include; beat and Flower never import them."),
+    Setting("worker_queues", ["diarization", "default"],
+            "Queues the stack's worker consumes (comma-separated).", _list),
+    Setting("worker_include", "echonote.worker.tasks",
+            "Module(s) the worker loads with --include; beat and Flower never import them."),
     Setting("ready_timeout", 60.0, "Seconds `echonote up` waits for each role to become ready.", _float),
     # --- task behaviour
-    Setting("soft_time_limit", 3000, "Soft time limit of a task in seconds (the task gets a chance to clean up).", _int),
+    Setting("soft_time_limit", 3000,
+            "Soft time limit of a task in seconds (the task gets a chance to clean up).", _int),
     Setting("hard_time_limit", 3300, "Hard time limit in seconds (the pool process is replaced).", _int),
     Setting("visibility_timeout", 7200, "Redis redelivery timeout in seconds; must exceed the hard time limit.", _int),
-    Setting("max_deliveries", 3, "Runs a job gets when its worker process dies under it (OOM killer, kill -9); then it fails.", _int),
+    Setting("max_deliveries", 3,
+            "Runs a job gets when its worker process dies under it (OOM killer, kill -9); then it fails.", _int),
     Setting("result_expires", 86400, "Seconds results are kept in the backend.", _int),
     Setting("send_timeout", 5.0, "Seconds a client waits for the broker when sending before it gives up.", _float),
     # --- diarization
-    Setting("diarization_backend", "offline", "Default diarization backend: offline (bundled weights) or pyannote (a pipeline you provide)."),
-    Setting("pyannote_pipeline", "", "For the pyannote backend: a hub id (e.g. pyannote/speaker-diarization-community-1), a local directory or a config.yaml."),
-    Setting("hf_token", "", "Hub token for the pyannote backend when it loads by hub id; never logged or returned."),
-    Setting("device", "auto", "Where models run: auto (GPU when present), cpu, or cuda."),
-    Setting("max_audio_seconds", 2 * 3600.0, "Longest audio a job accepts, in seconds (at RTF 0.1 two hours take 12 min, well inside the time limit).", _float),
+    Setting("diarization_backend", "offline",
+            "Default diarization backend: offline (bundled weights) or pyannote (a pipeline you provide)."),
+    Setting("pyannote_pipeline", "",
+            "For the pyannote backend: a hub id (e.g. pyannote/speaker-diarization-community-1), a local "
+            "directory or a config.yaml."),
+    Setting("hf_token", "",
+            "Hub token for the pyannote backend when it loads by hub id; never logged or returned.", secret=True),
+    Setting("device", "auto", "Where models run: auto (GPU when present), cpu, cuda or cuda:N.", parse_device),
+    Setting("max_audio_seconds", 2 * 3600.0,
+            "Longest audio a job accepts, in seconds (at RTF 0.1 two hours take 12 min, well inside the time "
+            "limit).", _float),
     Setting("max_audio_bytes", 2_000_000_000, "Largest audio file a job accepts, in bytes.", _int),
     # --- transcription
-    Setting("asr_backend", "offline", "Default transcription backend: offline (bundled tiny.en), whisper (ECHONOTE_ASR_MODEL) or endpoint."),
-    Setting("asr_model", "", "For the whisper backend: a faster-whisper model name (downloads once, needs the hub) or a local model directory."),
-    Setting("asr_base_url", "", "For the endpoint backend: base URL of an OpenAI-compatible server, e.g. http://127.0.0.1:8000/v1."),
-    Setting("asr_api_key", "", "For the endpoint backend: its API key; never logged or returned."),
+    Setting("asr_backend", "offline",
+            "Default transcription backend: offline (bundled tiny.en), whisper (ECHONOTE_ASR_MODEL) or endpoint."),
+    Setting("asr_model", "",
+            "For the whisper backend: a faster-whisper model name (downloads once, needs the hub) or a local "
+            "model directory; for the endpoint backend: the model name it is sent (empty = whisper-1)."),
+    Setting("asr_base_url", "",
+            "For the endpoint backend: base URL of an OpenAI-compatible server, e.g. http://127.0.0.1:8000/v1."),
+    Setting("asr_api_key", "", "For the endpoint backend: its API key; never logged or returned.", secret=True),
     # --- schedule and quotas
-    Setting("workshop_schedule_seconds", 0, "If > 0, beat runs reset_daily_quotas every N seconds instead of daily at 00:00 UTC.", _int),
-    Setting("beat_lock_seconds", 30, "Expiry of the Redis lock that keeps a second beat from sending; a standby takes over this long after the holder stops.", _int),
-    Setting("janitor_seconds", 60, "Beat sends requeue_stranded this often: jobs whose worker process died (kill -9, lost node) go back on their queue.", _int),
-    Setting("upload_retention_days", 7.0, "Uploaded audio not used by a job for this many days is deleted by beat's cleanup task; 0 = keep forever.", _float),
-    Setting("results_retention_days", 30.0, "Result folders older than this many days are deleted by beat's cleanup task; 0 = keep forever.", _float),
-    Setting("cleanup_seconds", 3600, "Beat sends the cleanup task (uploads and results past their retention) this often.", _int),
+    Setting("workshop_schedule_seconds", 0,
+            "If > 0, beat runs reset_daily_quotas every N seconds instead of daily at 00:00 UTC.", _int),
+    Setting("beat_lock_seconds", 30,
+            "Expiry of the Redis lock that keeps a second beat from sending; a standby takes over this long after"
+            " the holder stops.", _int),
+    Setting("janitor_seconds", 60,
+            "Beat sends requeue_stranded this often: jobs whose worker process died (kill -9, lost node) go back "
+            "on their queue.", _int),
+    Setting("upload_retention_days", 7.0,
+            "Uploaded audio not used by a job for this many days is deleted by beat's cleanup task; 0 = keep "
+            "forever.", _float),
+    Setting("results_retention_days", 30.0,
+            "Result folders older than this many days are deleted by beat's cleanup task; 0 = keep forever.", _float),
+    Setting("cleanup_seconds", 3600,
+            "Beat sends the cleanup task (uploads and results past their retention) this often.", _int),
     Setting("daily_quota_seconds", 7200.0, "Audio seconds a new user may submit per day.", _float),
     Setting("user", "", "Name that jobs are submitted under; empty = the login name."),
-    Setting("beat_lock_key", "echonote:beat-lock", "Redis key of the beat lock; a beat given its own key (the notebooks' workshop beat) sends beside the stack's beat instead of standing by."),
+    Setting("beat_lock_key", "echonote:beat-lock",
+            "Redis key of the beat lock; a beat given its own key (the notebooks' workshop beat) sends beside the"
+            " stack's beat instead of standing by."),
     Setting("lab_port", 8888, "Port `echonote lab serve` gives JupyterLab.", _int),
+    # --- model processes
+    Setting("torch_threads", 0,
+            "Threads torch uses inside each worker process for diarization; 0 = torch's default (all cores), so "
+            "with several processes give each its share.", _threads),
+    Setting("asr_server_key", "",
+            "API key `python -m echonote.worker.asr_server` requires as a Bearer token (its --api-key); empty = "
+            "none; never logged or returned.", secret=True),
 )
 
 BY_KEY = {setting.key: setting for setting in SETTINGS}
@@ -166,7 +227,8 @@ class Config:
 
     @property
     def redis_password(self) -> str:
-        """ECHONOTE_REDIS_PASSWORD; unset with the private Redis: the stack's generated one (empty for your own broker)."""
+        """ECHONOTE_REDIS_PASSWORD; unset with the private Redis: the stack's generated one (empty for your own
+        broker)."""
         return self._secret("redis_password")
 
     @property

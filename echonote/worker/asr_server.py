@@ -20,13 +20,14 @@ import email.policy
 import hmac
 import json
 import logging
-import os
 import socket
 import sys
 import tempfile
 import threading
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
+
+from echonote import config
 
 logger = logging.getLogger(__name__)
 
@@ -74,9 +75,10 @@ class TranscriptionServer(ThreadingHTTPServer):
         if host not in LOOPBACK:
             raise ValueError(f"The transcription server listens on loopback only; {host!r} is not loopback.")
         from echonote.worker.asr import get_backend
+        from echonote.worker.backend_options import transcription_options
 
         self.backend_name = backend
-        self.engine = get_backend(backend)
+        self.engine = get_backend(backend, **transcription_options(backend, config.load()))
         self.api_key = api_key
         self.max_upload_bytes = max_upload_bytes
         self.lock = threading.Lock()
@@ -207,18 +209,24 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--port", type=int, default=8000)
     parser.add_argument("--host", default="127.0.0.1", help="a loopback address (default 127.0.0.1)")
     parser.add_argument("--backend", default="offline", help="local backend to serve: offline or whisper")
-    parser.add_argument("--api-key", default=os.environ.get("ECHONOTE_ASR_SERVER_KEY"),
+    parser.add_argument("--api-key", default=None,
                         help="require 'Authorization: Bearer KEY' (default: ECHONOTE_ASR_SERVER_KEY; none)")
     parser.add_argument("--max-upload-mb", type=float, default=100.0)
     parser.add_argument("--read-timeout", type=float, default=30.0,
                         help="seconds a connection may send nothing before it is dropped (default 30)")
     parser.add_argument("--max-connections", type=int, default=32, help="connections served at once (default 32)")
     args = parser.parse_args(argv)
+    try:
+        settings = config.load()
+    except config.ConfigError as exc:
+        print(f"echonote asr_server: {exc}", file=sys.stderr)
+        return 2
+    api_key = args.api_key if args.api_key is not None else settings.asr_server_key or None
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(message)s")
     if args.backend == "endpoint":
         parser.error("the server serves a local model: use --backend offline or whisper")
     try:
-        server = TranscriptionServer(args.port, backend=args.backend, api_key=args.api_key, host=args.host,
+        server = TranscriptionServer(args.port, backend=args.backend, api_key=api_key, host=args.host,
                                      max_upload_bytes=int(args.max_upload_mb * 1024**2),
                                      read_timeout=args.read_timeout, max_connections=args.max_connections)
     except (ValueError, OSError) as exc:

@@ -12,7 +12,9 @@ import os
 import time
 from collections.abc import Iterable, Mapping
 
+from echonote import config
 from echonote.worker.asr import Progress
+from echonote.worker.backend_options import transcription_options
 from echonote.worker.diarize_core import Limits, decode_step, provenance
 
 __all__ = ["run_transcription", "words_to_text"]
@@ -44,6 +46,8 @@ def run_transcription(
 ) -> dict:
     """Transcribe the audio file at ``path``; returns words with times, text and how they were made.
 
+    ``backend_options`` are the backend's keyword arguments; None builds them from the settings
+    (:func:`echonote.worker.backend_options.transcription_options`).
     ``progress(step, completed, total)`` is called for ``decode``, ``transcribe`` and ``done``.
     Bad options raise ``ValueError``; bad audio raises ``AudioInputError`` (a ``ValueError`` too);
     a model that cannot be had raises ``ModelUnavailable`` (a ``ValueError``); an unreachable
@@ -59,7 +63,9 @@ def run_transcription(
 
     from echonote.worker.asr import get_backend
 
-    engine = get_backend(backend, **dict(backend_options or {}))
+    if backend_options is None:
+        backend_options = transcription_options(backend, config.load())
+    engine = get_backend(backend, **dict(backend_options))
     loaded_at = time.perf_counter()
     words, metadata = engine.transcribe(decoded.waveform, language=language, progress=progress)
     finished = time.perf_counter()

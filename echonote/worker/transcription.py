@@ -28,12 +28,13 @@ def transcribe_file(audio_path: str, *, backend=None, language=None, progress=No
     shared by the task and ``--local``."""
     from echonote.worker import diarize_core, transcribe_core
     from echonote.worker.asr import AsrUnavailable, model_loads
+    from echonote.worker.backend_options import transcription_options
 
     cfg = config.load()
     backend = backend or cfg.asr_backend
     try:
         result = transcribe_core.run_transcription(
-            audio_path, backend=backend, language=language,
+            audio_path, backend=backend, backend_options=transcription_options(backend, cfg), language=language,
             progress=progress, roots=roots or cfg.audio_roots,
             limits={"max_duration": cfg.max_audio_seconds, "max_bytes": cfg.max_audio_bytes},
         )

@@ -5,17 +5,18 @@ The waveform is sent as 16-bit WAV (multipart form, ``response_format=verbose_js
 that each request stays well under the usual 25 MB upload limit, and word times
 are shifted back onto the recording's clock. Standard library only.
 
-Settings (read from the environment when not passed): ``ECHONOTE_ASR_BASE_URL``
-(e.g. ``http://127.0.0.1:8000/v1``), ``ECHONOTE_ASR_API_KEY`` (sent as a Bearer
-token; optional for servers without auth) and ``ECHONOTE_ASR_MODEL`` (the
-``model`` form field, default ``whisper-1``).
+Options, passed in from the settings by the task layer
+(:func:`echonote.worker.backend_options.transcription_options`): ``base_url`` from
+``ECHONOTE_ASR_BASE_URL`` (e.g. ``http://127.0.0.1:8000/v1``), ``api_key`` from
+``ECHONOTE_ASR_API_KEY`` (sent as a Bearer token; optional for servers without auth;
+never logged or returned) and ``model`` from ``ECHONOTE_ASR_MODEL`` (the ``model``
+form field, default ``whisper-1``).
 """
 
 from __future__ import annotations
 
 import io
 import json
-import os
 import urllib.error
 import urllib.request
 import uuid
@@ -78,13 +79,12 @@ class EndpointBackend:
 
     def __init__(self, base_url: str | None = None, api_key: str | None = None, model: str | None = None,
                  timeout: float = 600.0, chunk_seconds: float = CHUNK_SECONDS):
-        base_url = base_url or os.environ.get("ECHONOTE_ASR_BASE_URL")
         if not base_url:
             raise ModelUnavailable("The endpoint backend needs a server: set ECHONOTE_ASR_BASE_URL "
                                    "(e.g. http://127.0.0.1:8000/v1) and, if it asks for one, ECHONOTE_ASR_API_KEY.")
         self.url = transcriptions_url(base_url)
-        self.api_key = api_key if api_key is not None else os.environ.get("ECHONOTE_ASR_API_KEY")
-        self.model = model or os.environ.get("ECHONOTE_ASR_MODEL") or DEFAULT_MODEL
+        self.api_key = api_key or None
+        self.model = model or DEFAULT_MODEL
         self.timeout = float(timeout)
         self.chunk_seconds = float(chunk_seconds)
 

@@ -16,8 +16,9 @@ from pathlib import Path
 from typing import Any
 
 from echonote.worker.asr import ModelUnavailable, Progress
+from echonote.worker.devices import resolve_device
 
-__all__ = ["BUNDLED_MODEL", "WhisperBackend", "bundled_backend", "bundled_model_dir", "resolve_device"]
+__all__ = ["BUNDLED_MODEL", "WhisperBackend", "bundled_backend", "bundled_model_dir"]
 
 BUNDLED_MODEL = "tiny.en"
 SAMPLE_RATE = 16_000
@@ -41,26 +42,17 @@ def bundled_model_dir() -> Path:
     return path
 
 
-def resolve_device(device: str | None = None, compute_type: str | None = None) -> tuple[str, str]:
-    """``(device, compute_type)``: CUDA/float16 when requested-or-auto and a GPU is visible, else CPU/int8.
-
-    ``device``: None or "auto" (then ``ECHONOTE_DEVICE``), "cpu", "cuda" or "cuda:N".
-    """
+def _device_and_compute_type(device: str | None, compute_type: str | None) -> tuple[str, str]:
+    """``(device, compute_type)``: the device by the one rule (:mod:`echonote.worker.devices`) with the GPUs
+    CTranslate2 sees; float16 on CUDA, int8 on CPU unless ``compute_type`` is given."""
     import ctranslate2
 
-    choice = (device or os.environ.get("ECHONOTE_DEVICE") or "auto").lower()
-    gpus = ctranslate2.get_cuda_device_count()
-    if choice == "auto":
-        choice = "cuda" if gpus else "cpu"
-    if choice.startswith("cuda") and not gpus:
-        raise ValueError(f"Device {choice!r} was requested but no CUDA GPU is visible to CTranslate2. "
-                         f"Use 'cpu' or 'auto'.")
-    if choice != "cpu" and not choice.startswith("cuda"):
-        raise ValueError(f"Unknown device {choice!r}: use 'auto', 'cpu' or 'cuda[:N]'.")
+    choice = resolve_device(device, ctranslate2.get_cuda_device_count())
     return choice, compute_type or ("float16" if choice.startswith("cuda") else "int8")
 
 
 def _offline_mode() -> bool:
+    # the hub's own documented switches (not echonote settings): honoured as huggingface_hub would
     return any(os.environ.get(var, "").lower() in {"1", "true", "yes", "on"}
                for var in ("HF_HUB_OFFLINE", "TRANSFORMERS_OFFLINE"))
 
@@ -133,7 +125,8 @@ def package_versions() -> dict[str, str]:
 class WhisperBackend:
     """Any faster-whisper model: a local folder, or a name that is downloaded when allowed.
 
-    ``model`` defaults to ``ECHONOTE_ASR_MODEL``.
+    The task layer passes ``model`` and ``device`` from ECHONOTE_ASR_MODEL and ECHONOTE_DEVICE
+    (:func:`echonote.worker.backend_options.transcription_options`).
     """
 
     name = "whisper"
@@ -143,12 +136,11 @@ class WhisperBackend:
                  model_label: str | None = None):
         from faster_whisper import WhisperModel
 
-        model = model or os.environ.get("ECHONOTE_ASR_MODEL")
         if not model:
             raise ModelUnavailable("The whisper backend needs a model: a faster-whisper model folder or a name "
                                    "such as 'small.en' (set ECHONOTE_ASR_MODEL), or use the 'offline' backend.")
         path = locate_model(str(model), allow_download=allow_download)
-        self.device, self.compute_type = resolve_device(device, compute_type)
+        self.device, self.compute_type = _device_and_compute_type(device, compute_type)
         self.model = WhisperModel(str(path), device=self.device.split(":")[0],
                                   device_index=int(self.device.split(":")[1]) if ":" in self.device else 0,
                                   compute_type=self.compute_type, cpu_threads=cpu_threads)

@@ -5,6 +5,9 @@ plus a metadata dict (backend, model files and hashes, package versions,
 parameters, device). Loading models is slow, so :func:`get_backend` keeps one
 instance per (backend, options) for the life of the worker process and counts
 real loads in :data:`LOAD_COUNTS` so tests can check that two jobs share them.
+
+Backends never read the environment: the task layer builds their options from the
+settings (:mod:`echonote.worker.backend_options`).
 """
 
 from __future__ import annotations
@@ -14,9 +17,11 @@ from collections.abc import Callable
 from typing import Any, Protocol
 
 from echonote.worker import allocator
+from echonote.worker.devices import resolve_device
 from echonote.worker.registry import BackendRegistry
 
-# pyannote.audio sends usage telemetry unless told not to; workers must stay offline.
+# pyannote.audio's own variable (not an echonote setting): it sends usage telemetry unless told not to;
+# workers must stay offline.
 os.environ.setdefault("PYANNOTE_METRICS_ENABLED", "false")
 allocator.bound_onednn_cache()  # before torch runs a convolution: see echonote.worker.allocator
 
@@ -60,25 +65,23 @@ model_loads = _REGISTRY.model_loads
 clear_cache = _REGISTRY.clear
 
 
-def configure_threads(num_threads: int | None = None) -> None:
-    """Set torch's intra-op threads (``ECHONOTE_TORCH_THREADS``); give each worker process its share of cores."""
-    value = num_threads or os.environ.get("ECHONOTE_TORCH_THREADS")
-    if value:
+def configure_threads(num_threads: int = 0) -> None:
+    """Set torch's intra-op threads (ECHONOTE_TORCH_THREADS, passed in); 0 leaves torch's default.
+
+    Give each worker process its share of the cores when several run side by side.
+    """
+    if num_threads:
         import torch
 
-        torch.set_num_threads(max(1, int(value)))
+        torch.set_num_threads(max(1, int(num_threads)))
 
 
 def select_device(device: str | None = None):
-    """``"cuda"`` when requested-or-auto and available, else CPU. ``device``: None/"auto", "cpu", "cuda[:N]"."""
+    """The ``torch.device`` for ``device`` (ECHONOTE_DEVICE, passed in), by
+    :func:`echonote.worker.devices.resolve_device`."""
     import torch
 
-    choice = (device or os.environ.get("ECHONOTE_DEVICE") or "auto").lower()
-    if choice == "auto":
-        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    if choice.startswith("cuda") and not torch.cuda.is_available():
-        raise ValueError(f"Device {device!r} was requested but no CUDA GPU is available. Use 'cpu' or 'auto'.")
-    return torch.device(choice)
+    return torch.device(resolve_device(device, torch.cuda.device_count()))
 
 
 def package_versions() -> dict[str, str]:

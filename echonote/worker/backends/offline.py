@@ -15,7 +15,7 @@ import io
 import os
 from typing import Any
 
-os.environ.setdefault("PYANNOTE_METRICS_ENABLED", "false")
+os.environ.setdefault("PYANNOTE_METRICS_ENABLED", "false")  # pyannote.audio's own variable: no telemetry
 
 import numpy as np  # noqa: E402
 
@@ -212,7 +212,8 @@ class OfflineBackend:
 
     def __init__(self, pipeline: dict | None = None, embedding: dict | None = None,
                  hyperparameters: dict | None = None, speech_fill: dict | None = None,
-                 min_speaker_seconds: float = DEFAULT_MIN_SPEAKER_SECONDS, device: str | None = None):
+                 min_speaker_seconds: float = DEFAULT_MIN_SPEAKER_SECONDS, device: str | None = None,
+                 torch_threads: int = 0):
         from echonote.worker.weights import describe
 
         self.options = {
@@ -222,7 +223,7 @@ class OfflineBackend:
             "speech_fill": merge(DEFAULT_SPEECH_FILL, speech_fill),
             "min_speaker_seconds": float(min_speaker_seconds),
         }
-        configure_threads()
+        configure_threads(torch_threads)
         self.pipeline = build_pipeline(pipeline, embedding, hyperparameters, device)
         self.device = str(self.pipeline.device)
         self.models = {"segmentation": describe("segmentation-3.0"), "embedding": describe("campplus")}

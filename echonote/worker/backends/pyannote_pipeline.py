@@ -24,7 +24,7 @@ import shutil
 from pathlib import Path
 from typing import Any
 
-os.environ.setdefault("PYANNOTE_METRICS_ENABLED", "false")
+os.environ.setdefault("PYANNOTE_METRICS_ENABLED", "false")  # pyannote.audio's own variable: no telemetry
 
 from echonote.worker.backends import Hook, configure_threads, package_versions, select_device  # noqa: E402
 
@@ -231,9 +231,12 @@ class PyannotePipelineBackend:
     name = "pyannote"
 
     def __init__(self, pipeline: str | None = None, token: str | None = None, cache_dir: str | None = None,
-                 device: str | None = None, trust_config: bool = False, hyperparameters: dict | None = None):
-        configure_threads()
-        self.source = str(pipeline or os.environ.get("ECHONOTE_PYANNOTE_PIPELINE") or DEFAULT_PIPELINE_ID)
+                 device: str | None = None, trust_config: bool = False, hyperparameters: dict | None = None,
+                 torch_threads: int = 0):
+        configure_threads(torch_threads)
+        self.source = str(pipeline or DEFAULT_PIPELINE_ID)
+        # HF_TOKEN is the hub's own documented variable, the fallback huggingface_hub itself would use
+        # (not an echonote setting: ECHONOTE_HF_TOKEN arrives as ``token``).
         token = token or os.environ.get("HF_TOKEN") or None
         self.pipeline = load_pipeline(self.source, token=token, cache_dir=cache_dir, trust_config=trust_config)
         if hyperparameters:
