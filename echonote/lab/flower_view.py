@@ -3,8 +3,9 @@
 Flower learns about tasks from the workers' event stream, by name, without
 the task code. Housekeeping (everything beat sends on its own — the janitor,
 the quota reset, cleanup — and pings) is left out of the rows, the table and
-the charts unless ``include_housekeeping=True``: it would bury the real jobs. Flower always asks for a login (the stack's, generated into
-the state directory, or ``ECHONOTE_FLOWER_BASIC_AUTH``); these helpers send it.
+the charts unless ``include_housekeeping=True``: it would bury the real jobs.
+Flower always asks for a login (the stack's, generated into the state directory,
+or ``ECHONOTE_FLOWER_BASIC_AUTH``); these helpers send it.
 """
 from __future__ import annotations
 
@@ -16,6 +17,7 @@ import urllib.request
 from echonote import names
 from echonote.lab.tables import Table
 from echonote.ops.monitor import flower_get, flower_request
+from echonote.ops.waiting import wait_until
 
 METRIC_LINE = re.compile(r"^(?P<name>[a-zA-Z_:][\w:]*)(?:\{(?P<labels>[^}]*)\})?\s+(?P<value>\S+)$")
 STATE_COLORS = {"SUCCESS": "#2ca02c", "FAILURE": "#d62728", "REVOKED": "#7f7f7f", "STARTED": "#ff7f0e"}
@@ -81,7 +83,8 @@ def gantt_figure(rows: list[dict], title: str = "Tasks per worker (from Flower's
     import matplotlib.pyplot as plt
     from matplotlib.patches import Patch
 
-    timed = [r for r in without_housekeeping(rows, include_housekeeping) if r["worker"] and (r["received"] or r["started"])]
+    timed = [r for r in without_housekeeping(rows, include_housekeeping)
+             if r["worker"] and (r["received"] or r["started"])]
     if not timed:
         raise ValueError("no task with a worker and times yet: submit a job and let Flower see its events first.")
     t0 = min(r["received"] or r["started"] for r in timed)
@@ -152,16 +155,20 @@ def metrics(prefixes: tuple[str, ...] = ("flower_events_total", "flower_task_run
 def wait_for_tasks(task_ids: list[str], timeout: float = 60.0, base_url: str | None = None,
                    include_housekeeping: bool = False) -> list[dict]:
     """Poll Flower until it has seen every task in ``task_ids`` finish; return its task rows (see :func:`tasks`)."""
-    import time
+    latest: list[dict] = []
 
-    deadline = time.monotonic() + timeout
-    while True:
-        rows = tasks(base_url=base_url, include_housekeeping=True)  # awaited tasks may be housekeeping (a ping)
-        finished = {r["task_id"] for r in rows if r["state"] in ("SUCCESS", "FAILURE", "REVOKED")}
-        if set(task_ids) <= finished:
-            return without_housekeeping(rows, include_housekeeping)
-        if time.monotonic() > deadline:
-            missing = sorted(set(task_ids) - finished)
-            raise TimeoutError(f"Flower has not seen {missing} finish after {timeout:.0f} s; "
-                               "are the workers sending events (-E)?")
-        time.sleep(0.5)
+    def all_finished() -> bool:
+        latest[:] = tasks(base_url=base_url, include_housekeeping=True)  # awaited tasks may be housekeeping (a ping)
+        return set(task_ids) <= finished_ids(latest)
+
+    def still_missing() -> str:
+        missing = sorted(set(task_ids) - finished_ids(latest))
+        return f"Flower to see {missing} finish; are the workers sending events (-E)?"
+
+    wait_until(all_finished, timeout, interval=0.5, what=still_missing)
+    return without_housekeeping(latest, include_housekeeping)
+
+
+def finished_ids(rows: list[dict]) -> set[str]:
+    """The ids of the task rows that reached a final state."""
+    return {r["task_id"] for r in rows if r["state"] in ("SUCCESS", "FAILURE", "REVOKED")}

@@ -10,6 +10,7 @@ import time
 
 from echonote import db
 from echonote.lab.tables import Table
+from echonote.ops.waiting import wait_until
 
 
 def inspect_table(timeout: float = 1.0) -> Table:
@@ -24,7 +25,8 @@ def inspect_table(timeout: float = 1.0) -> Table:
         pool = stats.get(node, {}).get("pool", {})
         rows.append({
             "node": node, "ping": (ping.get(node) or {}).get("ok", "-"),
-            "registered (echonote.*)": sorted(t for t in registered.get(node, []) if t.startswith("echonote.")) or "none",
+            "registered (echonote.*)":
+                sorted(t for t in registered.get(node, []) if t.startswith("echonote.")) or "none",
             "queues": sorted(q["name"] for q in queues.get(node, [])),
             "pool processes": pool.get("max-concurrency", "-"), "pid": stats.get(node, {}).get("pid", "-"),
             "tasks done": sum(stats.get(node, {}).get("total", {}).values()),
@@ -42,12 +44,12 @@ def quota_rows(*users: str) -> Table:
 
 def wait_for_quota_reset(user: str, timeout: float = 60.0) -> float:
     """Block until ``user``'s usage is back to 0 (beat's reset ran); return the seconds waited."""
-    start = time.monotonic()
-    while True:
+    def was_reset() -> bool:
         found = [u for u in db.list_users() if u.name == user]
-        if found and found[0].used_seconds_today == 0:
-            return time.monotonic() - start
-        if time.monotonic() - start > timeout:
-            raise TimeoutError(f"{user}'s quota was not reset within {timeout:.0f} s: is a beat running and a worker "
-                               "consuming the 'default' queue? See stack.log_tail('beat-workshop').")
-        time.sleep(0.25)
+        return bool(found) and found[0].used_seconds_today == 0
+
+    start = time.monotonic()
+    wait_until(was_reset, timeout, interval=0.25,
+               what=f"{user}'s quota to be reset: is a beat running and a worker consuming the 'default' queue? "
+                    "See stack.log_tail('beat-workshop').")
+    return time.monotonic() - start

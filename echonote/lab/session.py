@@ -9,13 +9,13 @@ from __future__ import annotations
 
 import os
 import sys
-import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 
 from echonote import config
 from echonote.lab.tables import Table
 from echonote.ops.stack import Stack
+from echonote.ops.waiting import wait_until
 
 PATH_SETTINGS = ("state_dir", "data_dir", "upload_dir", "results_dir")
 WORKSHOP_BEAT = "beat-workshop"
@@ -99,16 +99,14 @@ class LabStack(Stack):
 
     def wait_for_log(self, role: str, text: str, timeout: float = 30.0) -> str:
         """Block until ``text`` appears in the role's current log; return that log."""
-        deadline = time.monotonic() + timeout
-        while text not in (log := self.log_since_start(role)):
-            if time.monotonic() > deadline:
-                raise TimeoutError(f"{text!r} not in the {role} log after {timeout:.0f} s:\n{self.log_tail(role)}")
-            time.sleep(0.2)
-        return log
+        wait_until(lambda: text in self.log_since_start(role), timeout, interval=0.2,
+                   what=lambda: f"{text!r} in the {role} log:\n{self.log_tail(role)}")
+        return self.log_since_start(role)
 
 
 @contextmanager
-def workshop_beat(every_seconds: int = 5, name: str = WORKSHOP_BEAT, stack: LabStack | None = None) -> Iterator[LabStack]:
+def workshop_beat(every_seconds: int = 5, name: str = WORKSHOP_BEAT,
+                  stack: LabStack | None = None) -> Iterator[LabStack]:
     """``with workshop_beat(5) as stack:`` a fast quota-reset beat for the block, beside the stack's daily beat."""
     lab = stack or LabStack()
     lab.start_workshop_beat(every_seconds, name)

@@ -145,7 +145,8 @@ def no_beat_problem() -> str:
 
 
 def flower_request(path: str, base_url: str | None = None, body: dict | None = None) -> urllib.request.Request:
-    """A request to Flower with the stack's login (ECHONOTE_FLOWER_BASIC_AUTH, or the generated one); JSON body → POST."""
+    """A request to Flower with the stack's login (ECHONOTE_FLOWER_BASIC_AUTH, or the generated one);
+    a JSON body makes it a POST."""
     cfg = config.load()
     url = (base_url or f"http://127.0.0.1:{cfg.flower_port}") + path
     data = None if body is None else json.dumps(body).encode()

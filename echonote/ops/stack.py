@@ -42,6 +42,7 @@ from pathlib import Path
 import psutil
 
 from echonote import beat_lock, config
+from echonote.ops.waiting import wait_until
 from echonote.private_files import open_private_log, private_dir, write_private
 
 ROLE_ORDER = ("redis", "worker", "beat", "flower")
@@ -170,7 +171,8 @@ class Stack:
         for path in (self.state, self.run_dir, self.log_dir, self.cfg.path("upload_dir"), self.cfg.path("results_dir")):
             private_dir(path)
 
-    def _spawn(self, role: str, argv: list[str], extra_env: dict[str, str] | None = None, node: str = "") -> psutil.Process:
+    def _spawn(self, role: str, argv: list[str], extra_env: dict[str, str] | None = None,
+               node: str = "") -> psutil.Process:
         self.make_private_dirs()
         env = self.child_env()
         env.update(extra_env or {})
@@ -214,20 +216,23 @@ class Stack:
         return text[text.rfind(START_MARKER):] if START_MARKER in text else text
 
     def _wait_ready(self, role: str, check: Callable[[], bool], what: str) -> None:
-        deadline = time.monotonic() + self.cfg.ready_timeout
-        while time.monotonic() < deadline:
+        def ready() -> bool:
             if self.process(role) is None:
-                raise StackError(f"{role} exited during start-up.\n--- last lines of {self.log_file(role)}:\n{self.log_tail(role)}")
+                raise StackError(f"{role} exited during start-up.\n--- last lines of {self.log_file(role)}:\n"
+                                 f"{self.log_tail(role)}")
             try:
-                if check():
-                    return
+                return bool(check())
             except Exception:
-                pass
-            time.sleep(0.25)
-        raise StackError(
-            f"{role} not ready after {self.cfg.ready_timeout:.0f} s ({what}). "
-            f"Raise ECHONOTE_READY_TIMEOUT if the machine is slow.\n--- last lines of {self.log_file(role)}:\n{self.log_tail(role)}"
-        )
+                return False
+
+        try:
+            wait_until(ready, self.cfg.ready_timeout, interval=0.25, what=f"{role} ({what})")
+        except TimeoutError:
+            raise StackError(
+                f"{role} not ready after {self.cfg.ready_timeout:.0f} s ({what}). "
+                f"Raise ECHONOTE_READY_TIMEOUT if the machine is slow.\n--- last lines of {self.log_file(role)}:\n"
+                f"{self.log_tail(role)}"
+            ) from None
 
     # ----- roles
     def celery_argv(self, *args: str) -> list[str]:
@@ -375,7 +380,8 @@ class Stack:
         unknown = set(roles) - set(ROLE_ORDER)
         if unknown:
             raise StackError(f"unknown role(s) {sorted(unknown)}; choose from {', '.join(ROLE_ORDER)}")
-        starters = {"redis": self.start_redis, "worker": self.start_worker, "beat": self.start_beat, "flower": self.start_flower}
+        starters = {"redis": self.start_redis, "worker": self.start_worker, "beat": self.start_beat,
+                    "flower": self.start_flower}
         with self.up_lock():
             for role in ROLE_ORDER:
                 if role in roles:
@@ -389,19 +395,22 @@ class Stack:
         path = self.run_dir / "up.lock"
         fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o600)
         waited_s = 4 * self.cfg.ready_timeout + 30  # long enough for another `up` to start every role
-        deadline = time.monotonic() + waited_s
+
+        def locked() -> bool:
+            try:
+                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except BlockingIOError:
+                return False
+            return True
+
         try:
-            while True:
-                try:
-                    fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-                    break
-                except BlockingIOError:
-                    if time.monotonic() > deadline:
-                        raise StackError(
-                            f"another `echonote up` has held {path} for over {waited_s:.0f} s. Wait for it, or "
-                            "stop it; `echonote status` shows what is running."
-                        ) from None
-                    time.sleep(0.2)
+            try:
+                wait_until(locked, waited_s, interval=0.2, what=f"the lock {path}")
+            except TimeoutError:
+                raise StackError(
+                    f"another `echonote up` has held {path} for over {waited_s:.0f} s. Wait for it, or "
+                    "stop it; `echonote status` shows what is running."
+                ) from None
             yield
         finally:
             os.close(fd)  # releases the lock
