@@ -17,7 +17,6 @@ def private_stack_env() -> str:
         ECHONOTE_REDIS_PORT=str(free_port()),
         ECHONOTE_FLOWER_PORT=str(free_port()),
         ECHONOTE_USER="bench",
-        PYANNOTE_METRICS_ENABLED="false",
     )
     os.environ.pop("ECHONOTE_BROKER_URL", None)
     return state
@@ -34,6 +33,6 @@ def summary(values: list[float]) -> tuple[float, float, float]:
 
 
 def table(header: list[str], rows: list[list[str]]) -> str:
-    widths = [max(len(str(x)) for x in col) for col in zip(header, *rows)]
-    line = lambda cells: "| " + " | ".join(str(c).ljust(w) for c, w in zip(cells, widths)) + " |"  # noqa: E731
+    widths = [max(len(str(x)) for x in col) for col in zip(header, *rows, strict=False)]
+    line = lambda cells: "| " + " | ".join(str(c).ljust(w) for c, w in zip(cells, widths, strict=False)) + " |"  # noqa: E731
     return "\n".join([line(header), "|" + "|".join("-" * (w + 2) for w in widths) + "|", *map(line, rows)])

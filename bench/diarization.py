@@ -2,9 +2,9 @@
 
 First, real recordings with human references (``--real-dev``, default
 ``../shared/data/real-dev`` next to the repository; skipped with a note when absent):
-our backend (today's and the previous defaults), senko and pyannote's plain ``SpeakerDiarization`` at its published settings
-on our weights, side by side in one run, scored per file by ``echonote.results.benchmark``, each
-system timing pyannote's sample in the same process. Then DER (pyannote.metrics,
+our backend (today's and the previous defaults), senko and pyannote's plain ``SpeakerDiarization``
+at its published settings on our weights, side by side in one run, scored per file by
+``echonote.results.benchmark``, each system timing pyannote's sample in the same process. Then DER (pyannote.metrics,
 overlap scored, collar 0 and 0.25 s) on pyannote's
 sample and on synthetic conversations that were *not* used for tuning (seed 2),
 plus real-time factor (warm) and peak RSS on a 10-minute conversation. Each peer
@@ -29,10 +29,10 @@ import tempfile
 import time
 from pathlib import Path
 
-os.environ.setdefault("PYANNOTE_METRICS_ENABLED", "false")
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
+import echonote.worker  # noqa: E402,F401  (keeps pyannote's telemetry off here and in every system it runs)
 from echonote.results import benchmark  # noqa: E402
 from echonote.results.der import evaluate  # noqa: E402
 
@@ -100,7 +100,8 @@ def run_system(system: str, files: list[Path], python: str = sys.executable, opt
     with tempfile.TemporaryDirectory() as tmp:
         listing, out = Path(tmp) / "files.json", Path(tmp) / "out.json"
         listing.write_text(json.dumps([str(f) for f in files]))
-        env = {**os.environ, **(env or {}), "PYTHONPATH": str(ROOT), "ECHONOTE_BENCH_OPTIONS": json.dumps(options or {})}
+        env = {**os.environ, **(env or {}), "PYTHONPATH": str(ROOT),
+               "ECHONOTE_BENCH_OPTIONS": json.dumps(options or {})}
         subprocess.run([python, str(RUNNER), system, str(listing), str(out)], check=True, env=env)
         return json.loads(out.read_text())
 
@@ -244,7 +245,8 @@ def render_real_dev(found: dict | None) -> list[str]:
         "## Real recordings, side by side", "",
         f"{len(first['files'])} real recording(s) with human references ({first['total']['duration'] / 60:.1f} min; "
         f"`{Path(found['folder']).name}/`, sources and licences in its README, not part of this repository), "
-        "scored by `echonote.results.benchmark` (`echonote benchmark DIR` prints the same per-file numbers for our backend). "
+        "scored by `echonote.results.benchmark` "
+        "(`echonote benchmark DIR` prints the same per-file numbers for our backend). "
         "DER at collar 0 with overlap scored, in % of reference speech. Each system ran in one process: "
         "models loaded and warmed up, then every file and pyannote's sample, so *sample RTF* is measured "
         "in the same run as the files beside it.",
@@ -270,8 +272,8 @@ def render_real_dev(found: dict | None) -> list[str]:
     for j, system in enumerate(systems.values()):
         mean = system["report"]["mean"]
         m = mean["scores"]["0"]
-        out.append(f"| {'**mean**' if j == 0 else ''} | | {system['label']} | **{fmt(m['der'])}** | {fmt(m['missed'])} | "
-                   f"{fmt(m['false_alarm'])} | {fmt(m['confusion'])} | | {mean['rtf']:.3f} |")
+        out.append(f"| {'**mean**' if j == 0 else ''} | | {system['label']} | **{fmt(m['der'])}** | "
+                   f"{fmt(m['missed'])} | {fmt(m['false_alarm'])} | {fmt(m['confusion'])} | | {mean['rtf']:.3f} |")
     out += ["", "| system | mean DER | pooled DER | speaker count right | mean RTF | slowest file RTF | "
                 "sample RTF (same run) | slowest / sample | sample DER |",
             "| --- | --- | --- | --- | --- | --- | --- | --- | --- |"]

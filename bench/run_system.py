@@ -17,7 +17,8 @@ import os
 import sys
 import time
 
-os.environ.setdefault("PYANNOTE_METRICS_ENABLED", "false")
+import echonote.worker  # noqa: F401  (keeps pyannote's telemetry off for every system run here)
+
 SAMPLE_RATE = 16_000
 
 
@@ -73,7 +74,7 @@ def _identity_plda(dimension: int):
     from echonote.worker.backends.offline import inert_plda_arrays
 
     files = [io.BytesIO() for _ in range(2)]
-    for buffer, arrays in zip(files, inert_plda_arrays(dimension)):
+    for buffer, arrays in zip(files, inert_plda_arrays(dimension), strict=True):
         np.savez(buffer, **arrays)
         buffer.seek(0)
     return PLDA(*files, lda_dimension=dimension)
@@ -171,7 +172,7 @@ def resemblyzer_system():
             if end - start < SAMPLE_RATE // 4:
                 continue
             _, partials, splits = encoder.embed_utterance(audio[start:end], return_partials=True, rate=2.5)
-            for emb, sl in zip(partials, splits):
+            for emb, sl in zip(partials, splits, strict=False):
                 centres.append((start + (sl.start + min(sl.stop, end - start)) / 2) / SAMPLE_RATE)
                 embeds.append(emb)
                 owners.append(r)

@@ -23,12 +23,10 @@ import argparse
 import importlib.util
 import itertools
 import json
-import os
 import sys
 import time
 from pathlib import Path
 
-os.environ.setdefault("PYANNOTE_METRICS_ENABLED", "false")
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
@@ -167,7 +165,7 @@ def main(argv=None) -> int:
                  and r["min_speaker_seconds"] == seconds]
         raw = np.array([r["objective"] for r in group])
         smooth = np.convolve(np.pad(raw, 1, mode="edge"), np.ones(3) / 3, mode="valid")
-        for row, value in zip(group, smooth):
+        for row, value in zip(group, smooth, strict=True):
             row["smoothed_objective"] = float(value)
     best = min(rows, key=lambda r: (r["smoothed_objective"], r["objective"]))
     result = {
