@@ -57,10 +57,9 @@ def test_janitor_closes_rows_whose_message_is_gone(stack):
     live_main_pid = psutil.Process(client.wait(client.send_by_name(names.PING).id, timeout=30)["pid"]).ppid()
     lost = client.submit(names.PING, user="orphans", audio_seconds=10, sender=lambda *args, **kwargs: None)
     dead = client.submit(names.PING, user="orphans", audio_seconds=20, sender=lambda *args, **kwargs: None)
+    assert db.mark_started(dead.id, f"worker@another-machine:{live_main_pid}:1")
     with db.session() as s:
-        s.execute(update(db.Job).where(db.Job.id == dead.id).values(
-            status=db.STARTED, worker=f"worker@another-machine:{live_main_pid}:1",
-            started_at=db.utcnow() - dt.timedelta(minutes=5)))
+        s.execute(update(db.Job).where(db.Job.id == dead.id).values(started_at=db.utcnow() - dt.timedelta(minutes=5)))
     waiting = client.submit(names.PING, user="orphans", audio_seconds=5, queue="nobody-consumes-this")
 
     def send_without_job_header(name, kwargs, task_id, headers, **options):

@@ -57,9 +57,8 @@ def test_a_finished_job_is_not_run_again_when_its_message_comes_back(stack):
     job = client.submit(names.PING, {"payload": "must not run", "sleep": 30})
     running = wait_until(lambda: (row := rows([job.id])[0]).status == db.STARTED and row.worker and row, 30, 0.1,
                          "the job running")
-    with db.session() as s:  # what a run that recorded its failure and then lost its process leaves behind
-        finished = s.get(db.Job, job.id)
-        finished.status, finished.error, finished.finished_at = db.FAILED, "RuntimeError: first run failed", db.utcnow()
+    # what a run that recorded its failure and then lost its process leaves behind
+    assert db.mark_failed(job.id, "RuntimeError: first run failed", refund=False)
     os.kill(int(running.worker.rsplit(":", 1)[1]), signal.SIGKILL)  # Celery requeues the message at once
     with pytest.raises(Exception, match="was already failed .*first run failed.* not run a second time"):
         client.wait(job.task_id, timeout=20)

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import time
 
-from sqlalchemy import update
+from sqlalchemy import select
 
 from echonote import client, db
 
@@ -33,7 +33,7 @@ def run_by_name(name: str, timeout: float = 60, **kwargs):
 
 
 def close_open_rows(reason: str = "closed by a test: left open by an earlier one") -> int:
-    """Fail every queued/started row (earlier tests' leftovers), so a test starts with no open job."""
+    """Fail every queued/started row (earlier tests' leftovers; charges kept), so a test starts with no open job."""
     with db.session() as s:
-        return s.execute(update(db.Job).where(db.Job.status.in_((db.QUEUED, db.STARTED)))
-                         .values(status=db.FAILED, error=reason, finished_at=db.utcnow())).rowcount
+        open_ids = s.scalars(select(db.Job.id).where(db.Job.status.in_((db.QUEUED, db.STARTED)))).all()
+    return sum(db.mark_failed(job_id, reason, refund=False) for job_id in open_ids)
