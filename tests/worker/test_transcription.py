@@ -5,6 +5,7 @@ loopback port, serving the same bundled model.
 """
 from __future__ import annotations
 
+import json
 import os
 import re
 import subprocess
@@ -23,7 +24,7 @@ from echonote.results.scoring import score_transcript  # noqa: E402
 from echonote.worker.asr import AsrUnavailable, ModelUnavailable, get_backend, model_loads  # noqa: E402
 from echonote.worker.asr.endpoint import transcriptions_url  # noqa: E402
 from echonote.worker.asr.whisper import bundled_model_dir, locate_model  # noqa: E402
-from echonote.worker.audio import AudioInputError  # noqa: E402
+from echonote.worker.audio import AudioInputError, decode_audio  # noqa: E402
 from echonote.worker.transcribe_core import run_transcription  # noqa: E402
 
 WER_BOUND = 0.30  # loose: tiny.en scores about 16 % on the sample
@@ -135,6 +136,31 @@ def test_model_name_offline_says_what_to_do(tmp_path, monkeypatch):
         get_backend("whisper")
 
 
+def test_whisper_backend_holds_what_the_settings_say(monkeypatch):
+    """Built from config.load(): the model folder and device are the settings'; the backend reads no environment."""
+    from echonote import config
+    from echonote.worker.asr.whisper import WhisperBackend
+    from echonote.worker.backend_options import transcription_options
+
+    cfg = config.load({"ECHONOTE_ASR_MODEL": str(bundled_model_dir()), "ECHONOTE_DEVICE": "CPU"})
+    backend = get_backend("whisper", **transcription_options("whisper", cfg))
+    assert backend.model_info["path"] == backend.model_info["name"] == str(bundled_model_dir())
+    assert (backend.device, backend.compute_type) == ("cpu", "int8")
+    assert get_backend("whisper", **transcription_options("whisper", cfg)) is backend, "one load per settings"
+    monkeypatch.setenv("ECHONOTE_ASR_MODEL", str(bundled_model_dir()))
+    with pytest.raises(ModelUnavailable, match="needs a model"):
+        WhisperBackend()  # the environment alone is not read
+
+
+def test_a_device_typo_fails_in_config_for_transcription_too(sample_wav, monkeypatch):
+    """The same ConfigError, with the setting's doc, as diarization and every other role get."""
+    from echonote import config
+
+    monkeypatch.setenv("ECHONOTE_DEVICE", "gpu0")
+    with pytest.raises(config.ConfigError, match=r"ECHONOTE_DEVICE='gpu0' is not valid.*Where models run"):
+        run_transcription(sample_wav)
+
+
 def test_endpoint_settings_are_checked(monkeypatch):
     monkeypatch.delenv("ECHONOTE_ASR_BASE_URL", raising=False)
     with pytest.raises(ModelUnavailable, match="set ECHONOTE_ASR_BASE_URL"):
@@ -168,6 +194,7 @@ def test_endpoint_backend_against_local_server(asr_server, sample_wav, monkeypat
     monkeypatch.setenv("ECHONOTE_ASR_API_KEY", "s3cret")
     result = run_transcription(sample_wav, backend="endpoint")
     assert result["backend"] == "endpoint" and result["model"]["url"].startswith(asr_server)
+    assert "s3cret" not in json.dumps(result), "the API key is never returned"
     assert result["words"] == sorted(result["words"], key=lambda w: w["start"])
     assert score_transcript(result["words"], sample_wav.with_suffix(".stm"))["wer"] <= WER_BOUND
 
@@ -216,6 +243,32 @@ def test_a_stalled_client_holds_up_nobody(asr_server, sample_wav):
         assert words and time.monotonic() - started < 20
         stalled.settimeout(READ_TIMEOUT + 5)
         assert stalled.recv(1024) == b"", "the stalled connection must be dropped after the read timeout"
+
+
+def test_server_takes_its_key_from_the_settings(sample_wav):
+    """ECHONOTE_ASR_SERVER_KEY, read through config.load(), guards the server when --api-key is not given."""
+    import urllib.error
+    import urllib.request
+
+    env = dict(os.environ, HF_HUB_OFFLINE="1", ECHONOTE_ASR_SERVER_KEY="from-settings")
+    proc = subprocess.Popen([sys.executable, "-m", "echonote.worker.asr_server", "--port", "0"],
+                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env=env)
+    try:
+        line = proc.stdout.readline()
+        match = re.search(r"http://127\.0\.0\.1:(\d+)/v1", line)
+        assert match, f"server did not start: {line}{proc.stdout.read() if proc.poll() is not None else ''}"
+        url = f"http://127.0.0.1:{match.group(1)}/v1"
+        with pytest.raises(urllib.error.HTTPError) as refused:
+            urllib.request.urlopen(urllib.request.Request(url + "/audio/transcriptions", data=b"x", method="POST"),
+                                   timeout=10)
+        assert refused.value.code == 401
+        second = decode_audio(sample_wav).waveform[:16000 * 3]
+        words, _ = get_backend("endpoint", base_url=url, api_key="from-settings", timeout=30).transcribe(second)
+        assert isinstance(words, list)
+    finally:
+        proc.terminate()
+        output = proc.communicate(timeout=30)[0]
+    assert "from-settings" not in output, "the key is never logged"
 
 
 def test_server_refuses_non_loopback_hosts():
