@@ -2,7 +2,9 @@
 
 A SQLite file in the state directory by default (nothing to start); any
 SQLAlchemy URL through ``ECHONOTE_DATABASE_URL``. Light: beat's reset task and
-clients share it; no task code here.
+clients share it; no task code here. A job's status changes only here, through the
+named transitions in :data:`TRANSITIONS` (``mark_started``, ``mark_succeeded``,
+``mark_failed``, ``mark_revoked``, ``requeue``).
 """
 from __future__ import annotations
 
@@ -272,29 +274,22 @@ def refund_job(s: Session, job_id: str) -> float:
 
 # ----- job states: the only code that changes jobs.status
 #
-# A row is created QUEUED (by the client's submit) and changes state only through the functions below.
-# Each is one conditional UPDATE (``WHERE status IN <from>``) whose row count says whether it happened,
-# so of two writers racing the first wins and the second is told, never overwriting it:
-#
-#   transition       from                to
-#   mark_started     queued, started     started    (started again: a message redelivered after its worker died)
-#   mark_succeeded   queued, started     succeeded  (queued: the janitor closing a row from its stored result)
-#   mark_failed      queued, started     failed     (refunded in the same transaction, unless told otherwise)
-#   mark_revoked     queued, started     revoked
-#   requeue          started             queued     (the janitor restored the message of a worker that is gone)
-#
-# So a final row (succeeded, failed, revoked) is never reopened nor rewritten: a hard time limit's failure
-# stands against a dying process's late writes, a revoked job stays revoked, and a finished job's
-# redelivered message is not run again (see echonote.worker.jobs). The worker records the outcome inside
-# the task, so the row is final before the result is visible to clients.
+# A row is created queued (by the client's submit) and changes state only through the functions named in
+# TRANSITIONS. Each is one conditional UPDATE (``WHERE status IN <from>``) whose row count says whether it
+# happened: of two writers racing, the first wins and the second is told, never overwriting it. No final
+# state (succeeded, failed, revoked) is a from-state, so a final row is never reopened nor rewritten: a hard
+# time limit's failure stands against a dying process's late writes, a revoked job stays revoked, a finished
+# job's redelivered message is not run again (see echonote.worker.jobs), and a failed job's refund, made
+# with the failure in one transaction, happens once. The worker records the outcome inside the task, so
+# the row is final before the result is visible to clients.
 
 #: transition -> (the states it may start from, the state it leads to)
 TRANSITIONS: dict[str, tuple[tuple[str, ...], str]] = {
-    "mark_started": ((QUEUED, STARTED), STARTED),
-    "mark_succeeded": ((QUEUED, STARTED), SUCCEEDED),
-    "mark_failed": ((QUEUED, STARTED), FAILED),
-    "mark_revoked": ((QUEUED, STARTED), REVOKED),
-    "requeue": ((STARTED,), QUEUED),
+    "mark_started": ((QUEUED, STARTED), STARTED),  # started again: a retry, or a redelivery after the worker died
+    "mark_succeeded": ((QUEUED, STARTED), SUCCEEDED),  # queued: the janitor closing a row from its stored result
+    "mark_failed": ((QUEUED, STARTED), FAILED),  # refunded in the same transaction unless the user was at fault
+    "mark_revoked": ((QUEUED, STARTED), REVOKED),  # the charge stands
+    "requeue": ((STARTED,), QUEUED),  # the janitor restored the message of a worker that is gone
 }
 
 
