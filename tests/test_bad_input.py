@@ -7,7 +7,7 @@ import wave
 from pathlib import Path
 
 import pytest
-from conftest import run_cli
+from support.cli_runs import run_cli
 
 from echonote import client, config, db, names
 

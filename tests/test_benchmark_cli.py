@@ -15,6 +15,7 @@ import sys
 from pathlib import Path
 
 import pytest
+from support.probes import heavy_after
 
 ROOT = Path(__file__).resolve().parent.parent
 HEADER = ["file", "audio_s", "proc_s", "RTF", "peak_MB", "ref_spk", "found_spk",
@@ -28,7 +29,7 @@ def echonote(*args: str, timeout: float = 120) -> subprocess.CompletedProcess:
 
 
 def one_error_line(result: subprocess.CompletedProcess) -> str:
-    """The single ``error:`` line of a failed command (warnings may precede it), after checking there is no traceback."""
+    """The single ``error:`` line of a failed command (warnings may precede it); a traceback fails the test."""
     assert "Traceback" not in result.stderr, result.stderr
     errors = [line for line in result.stderr.splitlines() if line.startswith("error: ")]
     assert len(errors) == 1, result.stderr
@@ -78,10 +79,7 @@ def test_unreadable_rttm_names_the_file_and_line(tmp_path):
 
 def test_import_is_light():
     """bench scripts and the CLI import the module; models and numerics load only when a run starts."""
-    code = ("import sys, echonote.results.benchmark, echonote.cli; "
-            "print(sorted(m for m in ('torch', 'numpy', 'pyannote.metrics', 'matplotlib') if m in sys.modules))")
-    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True, cwd=ROOT)
-    assert out.stdout.strip() == "[]"
+    assert heavy_after("import echonote.results.benchmark, echonote.cli", also=("matplotlib",), cwd=ROOT) == []
 
 
 def test_pairs_any_audio_type_and_prefers_wav(tmp_path):
@@ -179,10 +177,11 @@ def test_table_has_a_row_per_file_then_mean_and_total(folder, run):
     assert [row[0] for row in rows] == names and mean[0] == "mean" and total[0] == "total"
     for row in rows:
         assert len(row) == len(HEADER)
-        values = dict(zip(HEADER[1:], map(float, row[1:])))
+        values = dict(zip(HEADER[1:], map(float, row[1:]), strict=True))
         assert int(row[5]) == speakers_in(folder / f"{row[0]}.rttm") and int(row[6]) >= 1
         assert 10 < values["audio_s"] < 40 and values["proc_s"] > 0 and values["peak_MB"] > 100
-        assert values["RTF"] == pytest.approx(values["proc_s"] / values["audio_s"], rel=0.01, abs=0.002)  # rounded cells
+        # the cells are rounded
+        assert values["RTF"] == pytest.approx(values["proc_s"] / values["audio_s"], rel=0.01, abs=0.002)
         for collar in ("0", "0.25"):
             parts = sum(values[f"{p}@{collar}"] for p in ("miss", "FA", "conf"))
             assert values[f"DER@{collar}"] == pytest.approx(parts, abs=0.15)
@@ -213,7 +212,8 @@ def test_json_holds_files_summary_and_backend(folder, run):
         assert set(f["scores"]) == {"0", "0.25"}
         for scores in f["scores"].values():
             assert all(0.0 <= scores[k] <= 1.0 for k in ("der", "missed", "false_alarm", "confusion"))
-        assert f["rtf"] > 0 and f["peak_rss_mb"] > 0 and f["speakers_found"] == len({s["speaker"] for s in f["segments"]})
+        assert f["rtf"] > 0 and f["peak_rss_mb"] > 0
+        assert f["speakers_found"] == len({s["speaker"] for s in f["segments"]})
         assert f["speakers_reference"] == speakers_in(folder / f"{f['name']}.rttm")
         assert f["timings"]["model_load"] == pytest.approx(0.0, abs=0.05)  # warmed up: no file pays for loading
     assert set(doc["mean"]["scores"]) == set(doc["total"]["scores"]) == {"0", "0.25"}

@@ -14,8 +14,7 @@ import urllib.request
 from pathlib import Path
 
 import pytest
-from conftest import free_port
-from test_notebooks import ROOT, kernel_env
+from support.environments import ROOT, free_port, kernel_env
 
 from echonote.lab import serve
 
@@ -52,7 +51,7 @@ def jupyter_lab(stack):
         except OSError:
             if proc.poll() is not None or time.monotonic() > deadline:
                 proc.kill()
-                raise RuntimeError(f"JupyterLab did not start; see {stack.log_dir / 'jupyterlab.log'}")
+                raise RuntimeError(f"JupyterLab did not start; see {stack.log_dir / 'jupyterlab.log'}") from None
             time.sleep(0.5)
     yield base, token
     proc.terminate()
@@ -106,7 +105,8 @@ def test_notebook_03_in_chromium_submit_reaches_100_percent_and_flower_lists_the
         page.screenshot(path=str(ARTIFACTS / "browser-03-after-run-all.png"))
     # Later cells (exercises) run first and a click waits behind them: wait until no cell is queued or running
     # (the kernel alone looks idle for a moment between two cells).
-    all_ran = f"{kernel_idle} && ![...document.querySelectorAll('.jp-InputPrompt')].some(p => p.innerText.includes('[*]'))"
+    queued = "[...document.querySelectorAll('.jp-InputPrompt')].some(p => p.innerText.includes('[*]'))"
+    all_ran = f"{kernel_idle} && !{queued}"
     page.wait_for_function(all_ran, timeout=900_000)
     jobs_before = page.locator(".echonote-job").count()
     rows_before = page.evaluate(results_rows)

@@ -9,6 +9,7 @@ import sys
 from pathlib import Path
 
 import pytest
+from support.probes import heavy_after
 
 from echonote import client, db, names
 from echonote.errors import BadInput
@@ -115,8 +116,5 @@ def test_cli_diarize_local_and_remote_agree(stack, sample, tmp_path):
 
 
 def test_light_client_diarize_imports_no_torch():
-    code = ("import sys, echonote.cli, echonote.cli.diarize, echonote.client.terminal, echonote.client.uploads, "
-            "echonote.results.samples, echonote.client.audio_info; "
-            "print([m for m in ('torch', 'numpy', 'pyannote.audio', 'librosa', 'echonote.worker') if m in sys.modules])")
-    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
-    assert out.strip() == "[]"
+    assert heavy_after("import echonote.cli, echonote.cli.diarize, echonote.client.terminal, echonote.client.uploads, "
+                       "echonote.results.samples, echonote.client.audio_info") == []

@@ -10,7 +10,8 @@ import os
 import subprocess
 import sys
 
-from conftest import ROOT, isolated_env, run_cli
+from support.cli_runs import run_cli
+from support.environments import ROOT, isolated_env
 
 from echonote.lab.participants import PORT_BASES
 from echonote.ops.stack import port_in_use

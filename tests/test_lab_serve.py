@@ -7,7 +7,7 @@ import sys
 import time
 import urllib.request
 
-from conftest import ROOT, free_port, isolated_env
+from support.environments import ROOT, free_port, isolated_env
 
 from echonote import config
 from echonote.lab import serve
@@ -73,7 +73,8 @@ def test_echonote_lab_serve_runs_as_this_user_and_jupyterlab_reads_the_kits_no_n
                 break
             except OSError:
                 if proc.poll() is not None or time.monotonic() > deadline:
-                    raise AssertionError("JupyterLab did not start:\n" + (tmp_path / "lab.log").read_text()[-3000:])
+                    log = (tmp_path / "lab.log").read_text()[-3000:]
+                    raise AssertionError("JupyterLab did not start:\n" + log) from None
                 time.sleep(0.5)
         news = _get_json(f"{base}/lab/api/settings/{NEWS_SETTINGS}?token={token}")
         assert _in_effect(news, "fetchNews") == "false", news  # "Never": no pop-up asking, no request

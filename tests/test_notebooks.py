@@ -11,16 +11,16 @@ notebook started.
 from __future__ import annotations
 
 import copy
-import os
+import json
 import re
 import time
-from pathlib import Path
 
 import nbformat
 import pytest
 from nbclient import NotebookClient
+from support.environments import ROOT, kernel_env
+from support.probes import heavy_after
 
-ROOT = Path(__file__).resolve().parent.parent
 NOTEBOOKS = ROOT / "notebooks"
 EXPECTED = [
     "01_task_names_vs_objects.ipynb",
@@ -30,15 +30,15 @@ EXPECTED = [
     "05_transcripts.ipynb",
 ]
 CELL_TIMEOUT = 900
-TIMINGS: dict[str, float] = {}
+TIMINGS_FILE = ROOT / "test-artifacts" / "notebook-timings.json"
 
 
-def kernel_env() -> dict[str, str]:
-    """This session's private settings, absolute paths, for the notebook kernel and what it starts."""
-    env = dict(os.environ)
-    env.setdefault("ECHONOTE_DATA_DIR", str(ROOT / "data"))
-    env["MPLBACKEND"] = "module://matplotlib_inline.backend_inline"
-    return env
+def record_timing(name: str, seconds: float) -> None:
+    """Add one notebook's execution time to the timings file (other notebooks' times are kept)."""
+    TIMINGS_FILE.parent.mkdir(exist_ok=True)
+    timings = json.loads(TIMINGS_FILE.read_text()) if TIMINGS_FILE.exists() else {}
+    timings[name] = round(seconds, 1)
+    TIMINGS_FILE.write_text(json.dumps(dict(sorted(timings.items())), indent=2) + "\n")
 
 
 def tags(cell) -> list[str]:
@@ -81,7 +81,7 @@ def run_notebook(name: str) -> tuple[nbformat.NotebookNode, list[str]]:
         for index, cell in enumerate(nb.cells):
             if index not in cleanup:
                 client.execute_cell(cell, index)
-        TIMINGS[name] = time.perf_counter() - started
+        record_timing(name, time.perf_counter() - started)
         solved_cells = copy.deepcopy(nb.cells)
         for index, cell in enumerate(exercise.cells):
             if "exercise" not in tags(cell):
@@ -134,7 +134,7 @@ def check_03(nb) -> None:
                                   len(lines))])
     header, _rule, *lines = table.splitlines()
     columns = re.split(r"\s{2,}", header.strip())
-    rows = [dict(zip(columns, re.split(r"\s{2,}", line.strip()))) for line in lines]
+    rows = [dict(zip(columns, re.split(r"\s{2,}", line.strip()), strict=False)) for line in lines]
     by_file = {row["file"]: row for row in rows}
     assert sorted(by_file) == ["lab007_000.wav", "lab007_001.wav", "pyannote_sample.wav"], table
     assert all(row["status"] == "SUCCESS" for row in rows), table  # a failed job shows its reason here
@@ -173,7 +173,7 @@ def check_05(nb) -> None:
     assert_one_name_per_person(text)
 
 
-KEY_OUTPUTS = dict(zip(EXPECTED, (check_01, check_02, check_03, check_04, check_05)))
+KEY_OUTPUTS = dict(zip(EXPECTED, (check_01, check_02, check_03, check_04, check_05), strict=True))
 
 
 def test_the_notebooks_are_the_five_expected_and_exercises_are_fresh():
@@ -190,14 +190,9 @@ def test_the_notebooks_are_the_five_expected_and_exercises_are_fresh():
 
 def test_lab_helpers_stay_light():
     """The notebook helpers are clients: importing them loads no torch, numpy or worker code."""
-    import subprocess
-    import sys
-
-    code = ("import sys, echonote.lab.session, echonote.lab.panel, echonote.lab.flower_view, echonote.lab.checks, "
-            "echonote.lab.footprint, echonote.lab.inspect_view, echonote.lab.data, echonote.results.plots;"
-            "print([m for m in ('torch', 'numpy', 'librosa', 'echonote.worker') if m in sys.modules])")
-    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
-    assert out.strip() == "[]"
+    helpers = ("echonote.lab.session, echonote.lab.panel, echonote.lab.flower_view, echonote.lab.checks, "
+               "echonote.lab.footprint, echonote.lab.inspect_view, echonote.lab.data, echonote.results.plots")
+    assert heavy_after(f"import {helpers}") == []
 
 
 @pytest.mark.slow
@@ -208,15 +203,11 @@ def test_notebook_runs_top_to_bottom_and_its_exercises_check(stack, name):
     KEY_OUTPUTS[name](nb)
 
 
-@pytest.mark.slow
-def test_every_notebook_was_executed():
-    """Runs last in this module: the count of executed notebooks is asserted, and their times are saved."""
-    import json
-
-    assert sorted(TIMINGS) == EXPECTED, f"executed {sorted(TIMINGS)}"
-    (ROOT / "test-artifacts").mkdir(exist_ok=True)
-    (ROOT / "test-artifacts" / "notebook-timings.json").write_text(json.dumps(TIMINGS, indent=2) + "\n")
-    print("\n".join(f"{name}: {seconds:.1f} s" for name, seconds in TIMINGS.items()))
+def test_every_notebook_is_executed_and_checked():
+    """The run test covers exactly the notebooks on disk, each with its key-output check (no run is skipped)."""
+    [runs] = [m for m in test_notebook_runs_top_to_bottom_and_its_exercises_check.pytestmark if m.name == "parametrize"]
+    assert list(runs.args[1]) == EXPECTED == sorted(p.name for p in NOTEBOOKS.glob("[0-9][0-9]_*.ipynb"))
+    assert list(KEY_OUTPUTS) == EXPECTED
 
 
 def test_labels_map_each_person_once_by_the_best_assignment_not_the_greedy_one():

@@ -23,7 +23,7 @@ from pathlib import Path
 import psutil
 import pytest
 import yaml
-from conftest import free_port
+from support.environments import free_port
 
 from echonote.testing import role_env
 
@@ -175,13 +175,16 @@ def test_flower_from_the_light_image_answers_its_healthcheck(light, stack, tmp_p
     check = [part.replace("5555", port) for part in healthcheck("flower")]
     check[0] = str(venv / "bin/python")
     try:
-        wait_for("an answer on /healthcheck", lambda: subprocess.run(check, env=env, capture_output=True).returncode == 0,
-                 flower, log, 60)
+        def answers() -> bool:
+            return subprocess.run(check, env=env, capture_output=True).returncode == 0
+
+        wait_for("an answer on /healthcheck", answers, flower, log, 60)
         url = f"http://127.0.0.1:{port}/api/workers"
         with pytest.raises(urllib.error.HTTPError) as denied:
             urllib.request.urlopen(url, timeout=10)
         assert denied.value.code == 401
-        request = urllib.request.Request(url, headers={"Authorization": "Basic " + b64encode(b"admin:pw-not-in-argv").decode()})
+        login = "Basic " + b64encode(b"admin:pw-not-in-argv").decode()
+        request = urllib.request.Request(url, headers={"Authorization": login})
         with urllib.request.urlopen(request, timeout=10) as answer:
             assert answer.status == 200
         assert "pw-not-in-argv" not in " ".join(psutil.Process(flower.pid).cmdline())
@@ -217,6 +220,7 @@ def test_worker_from_its_requirements_diarizes_the_sample(heavy, stack, tmp_path
         result = client.wait(sent.id, timeout=600)
     finally:
         stop(worker)
-    speakers = {line.split()[7] for line in Path(result["rttm_path"]).read_text().splitlines() if line.startswith("SPEAKER")}
+    rttm = Path(result["rttm_path"]).read_text().splitlines()
+    speakers = {line.split()[7] for line in rttm if line.startswith("SPEAKER")}
     assert len(speakers) >= 2, result
     assert f"worker@{host}" in log.read_text()

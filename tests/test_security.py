@@ -11,7 +11,8 @@ import uuid
 
 import psutil
 import pytest
-from conftest import isolated_env, run_cli
+from support.cli_runs import run_cli
+from support.environments import isolated_env
 
 from echonote import client, config, names
 from echonote.client import uploads
@@ -77,7 +78,8 @@ def test_redis_password_and_flower_auth_work_end_to_end_and_stay_secret(tmp_path
         with pytest.raises(urllib.error.HTTPError) as denied:
             urllib.request.urlopen(flower, timeout=5)
         assert denied.value.code == 401
-        request = urllib.request.Request(flower, headers={"Authorization": "Basic " + base64.b64encode(flower_auth.encode()).decode()})
+        login = "Basic " + base64.b64encode(flower_auth.encode()).decode()
+        request = urllib.request.Request(flower, headers={"Authorization": login})
         assert urllib.request.urlopen(request, timeout=5).status == 200
 
         status = run_cli("status", "--json", env=env)

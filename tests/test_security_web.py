@@ -13,7 +13,8 @@ import re
 import time
 
 import pytest
-from conftest import isolated_env, run_cli
+from support.cli_runs import run_cli
+from support.environments import isolated_env
 
 from echonote import config, names
 from echonote.lab import flower_view

@@ -11,7 +11,8 @@ import time
 
 import psutil
 import pytest
-from conftest import ROOT, isolated_env, run_cli
+from support.cli_runs import run_cli
+from support.environments import ROOT, isolated_env
 
 
 def processes_under(state_dir) -> list[psutil.Process]:

@@ -19,7 +19,8 @@ from pathlib import Path
 import psutil
 import pytest
 import redis
-from conftest import ROOT, isolated_env, run_cli
+from support.cli_runs import run_cli
+from support.environments import ROOT, isolated_env
 
 from echonote import config, names
 from echonote.client import uploads

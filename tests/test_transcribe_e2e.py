@@ -2,12 +2,11 @@
 from __future__ import annotations
 
 import json
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
-from conftest import run_cli
+from support.cli_runs import run_cli
+from support.probes import heavy_after
 
 from echonote import client, db, names
 from echonote.client import canvas
@@ -53,7 +52,8 @@ def test_canvas_by_names_returns_an_attributed_transcript(stack, sample):
 
 
 def test_cli_transcribe_through_the_stack(stack, sample, tmp_path):
-    done = run_cli("transcribe", str(sample["wav"]), "--format", "srt", "--format", "txt", "--out", str(tmp_path), timeout=900)
+    done = run_cli("transcribe", str(sample["wav"]), "--format", "srt", "--format", "txt", "--out", str(tmp_path),
+                   timeout=900)
     assert done.returncode == 0, done.stderr
     assert "-->" in done.stdout  # the SRT, printed first
     assert {p.suffix for p in tmp_path.iterdir()} == {".srt", ".txt"}
@@ -68,9 +68,5 @@ def test_cli_transcribe_bad_input(stack, tmp_path):
 
 
 def test_light_transcript_client_imports_no_heavy_code():
-    code = ("import sys, echonote.client.canvas, echonote.cli.transcribe, echonote.results.transcripts, echonote.results.attribution, "
-            "echonote.results.formats, echonote.results.scoring; "
-            "print([m for m in ('torch', 'numpy', 'faster_whisper', 'ctranslate2', 'jiwer', 'echonote.worker') "
-            "if m in sys.modules])")
-    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
-    assert out.strip() == "[]"
+    assert heavy_after("import echonote.client.canvas, echonote.cli.transcribe, echonote.results.transcripts, "
+                       "echonote.results.attribution, echonote.results.formats, echonote.results.scoring") == []

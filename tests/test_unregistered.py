@@ -5,7 +5,8 @@ import json
 import time
 
 import pytest
-from conftest import isolated_env, run_cli
+from support.cli_runs import run_cli
+from support.environments import isolated_env
 
 from echonote import config
 from echonote.ops.stack import Stack

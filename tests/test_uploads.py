@@ -5,7 +5,8 @@ import os
 import time
 
 import pytest
-from conftest import free_port, isolated_env, run_cli
+from support.cli_runs import run_cli
+from support.environments import free_port, isolated_env
 
 from echonote import config, db
 from echonote.client import uploads

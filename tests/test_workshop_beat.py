@@ -13,7 +13,8 @@ import sys
 import time
 
 import psutil
-from conftest import ROOT, run_cli
+from support.cli_runs import run_cli
+from support.environments import ROOT
 
 from echonote.lab.session import WORKSHOP_BEAT, LabStack, workshop_beat
 from echonote.ops import monitor

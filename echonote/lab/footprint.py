@@ -13,7 +13,6 @@ from dataclasses import dataclass
 
 from echonote.lab.tables import Table
 
-HEAVY = ("torch", "torchaudio", "pyannote.audio", "librosa", "numpy", "echonote.worker")
 OURS = "echonote.celery_app"
 ANTI_PATTERN = "echonote.lab.eager_app"
 
@@ -23,13 +22,10 @@ t0 = time.perf_counter()
 from {module} import app
 app.loader.import_default_modules()
 seconds = time.perf_counter() - t0
-heavy = {heavy!r}
-print(json.dumps({{
-    "seconds": seconds,
-    "modules": len(sys.modules),
-    "rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
-    "heavy": sorted(h for h in heavy if h in sys.modules),
-}}))
+modules = len(sys.modules)
+rss_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+from echonote.boundary import heavy_loaded
+print(json.dumps({{"seconds": seconds, "modules": modules, "rss_mb": rss_mb, "heavy": heavy_loaded()}}))
 """
 
 
@@ -49,7 +45,7 @@ class Footprint:
 
 def measure(module: str, label: str | None = None, timeout: float = 180.0) -> Footprint:
     """Import ``module``'s app the way beat does, in a new interpreter; return what it cost."""
-    code = _PROBE.format(module=module, heavy=HEAVY)
+    code = _PROBE.format(module=module)
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=timeout)
     if done.returncode != 0:
         raise RuntimeError(f"importing {module} failed (is the worker extra installed?):\n{done.stderr[-2000:]}")
@@ -76,7 +72,7 @@ def figure(results: list[Footprint]):
     metrics = [("modules", "modules loaded (count)"), ("rss_mb", "peak RSS (MB)"), ("seconds", "import time (s)")]
     colors = ["#2ca02c" if not r.imports_torch else "#d62728" for r in results]
     fig, axes = plt.subplots(1, 3, figsize=(11, 3.6), layout="constrained")
-    for ax, (attr, label) in zip(axes, metrics):
+    for ax, (attr, label) in zip(axes, metrics, strict=True):
         values = [getattr(r, attr) for r in results]
         bars = ax.bar(range(len(results)), values, color=colors)
         ax.bar_label(bars, labels=[f"{v:,.0f}" if v >= 10 else f"{v:.2f}" for v in values], padding=2)

@@ -1,4 +1,4 @@
-"""Run the installed ``echonote`` command the way a user does: from a folder of their choosing."""
+"""Run the ``echonote`` command: ``python -m echonote`` from the project, or the installed script from any folder."""
 from __future__ import annotations
 
 import os
@@ -8,10 +8,19 @@ import subprocess
 import sys
 from pathlib import Path
 
+from support.environments import ROOT
+
 ECHONOTE = str(Path(sys.executable).with_name("echonote"))
 
 
-def echonote(*args: str, cwd: Path, env: dict[str, str] | None = None, timeout: float = 600) -> subprocess.CompletedProcess:
+def run_cli(*args: str, env: dict[str, str] | None = None, timeout: float = 120) -> subprocess.CompletedProcess:
+    """``python -m echonote ARGS`` from the project folder, with this session's settings unless ``env``."""
+    return subprocess.run([sys.executable, "-m", "echonote", *args], env=env or dict(os.environ),
+                          capture_output=True, text=True, timeout=timeout, cwd=ROOT)
+
+
+def echonote(*args: str, cwd: Path, env: dict[str, str] | None = None,
+             timeout: float = 600) -> subprocess.CompletedProcess:
     return subprocess.run([ECHONOTE, *args], cwd=cwd, env=env or dict(os.environ), capture_output=True, text=True,
                           timeout=timeout)
 
