@@ -35,7 +35,7 @@ def _read(path):
 
 def echonote_system():
     from echonote.worker.backends import get_backend
-    from echonote.worker.diarize_core import annotation_to_segments
+    from echonote.worker.outputs import annotation_to_segments
 
     options = json.loads(os.environ.get("ECHONOTE_BENCH_OPTIONS") or "{}")
     backend = get_backend("offline", **options)
@@ -87,7 +87,7 @@ def pyannote_stock_system():
     from echonote.worker.backends import configure_threads, select_device
     from echonote.worker.backends.offline import run_pipeline, warm_up
     from echonote.worker.campplus import load_campplus
-    from echonote.worker.diarize_core import annotation_to_segments
+    from echonote.worker.outputs import annotation_to_segments
     from echonote.worker.weights import bundled_path
 
     configure_threads()
