@@ -15,7 +15,8 @@ from collections.abc import Iterable, Mapping
 from echonote import config
 from echonote.worker.asr import Progress
 from echonote.worker.backend_options import transcription_options
-from echonote.worker.diarize_core import Limits, decode_step, provenance
+from echonote.worker.inputs import Limits, decode_step
+from echonote.worker.provenance import provenance
 
 __all__ = ["run_transcription", "words_to_text"]
 

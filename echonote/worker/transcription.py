@@ -14,7 +14,7 @@ from echonote.celery_app import app
 from echonote.errors import BadInput, TransientError
 from echonote.worker import jobs
 from echonote.worker.base_task import JOB_TASK_OPTIONS, EchonoteTask
-from echonote.worker.diarization import output_path, result_dir_for
+from echonote.worker.outputs import output_path, result_dir_for, write_json
 from echonote.worker.paths import output_stem
 from echonote.worker.progress import ProgressReporter
 
@@ -26,7 +26,7 @@ def transcribe_file(audio_path: str, *, backend=None, language=None, progress=No
                     task_id: str | None = None, roots=None, source_name: str | None = None) -> dict:
     """Transcribe one file and write ``<stem>.words.json`` (the stem of ``source_name`` when given);
     shared by the task and ``--local``."""
-    from echonote.worker import diarize_core, transcribe_core
+    from echonote.worker import transcribe_core
     from echonote.worker.asr import AsrUnavailable, model_loads
     from echonote.worker.backend_options import transcription_options
 
@@ -47,7 +47,7 @@ def transcribe_file(audio_path: str, *, backend=None, language=None, progress=No
     out = out_dir or result_dir_for(task_id)
     target = output_path(out, output_stem(source_name, audio_path), ".words.json")
     result.update(result_path=str(target), model_loads=model_loads())
-    diarize_core.write_json(result, target)  # retried on its own; a full disk does not re-run the model
+    write_json(result, target)  # retried on its own; a full disk does not re-run the model
     return result
 
 

@@ -8,7 +8,8 @@ pytest.importorskip("pyannote.audio")
 
 from echonote.results.der import evaluate  # noqa: E402
 from echonote.worker.backends import get_backend, model_loads  # noqa: E402
-from echonote.worker.diarize_core import run_diarization, write_json, write_rttm  # noqa: E402
+from echonote.worker.diarize_core import run_diarization  # noqa: E402
+from echonote.worker.outputs import write_json, write_rttm  # noqa: E402
 
 
 def test_offline_backend_on_sample(sample_wav, sample_rttm):
@@ -92,3 +93,39 @@ def test_untrusted_pipeline_config_is_refused(tmp_path):
 def test_unknown_backend():
     with pytest.raises(ValueError, match="Unknown diarization backend"):
         get_backend("nope")
+
+
+def test_offline_backend_holds_what_the_settings_say():
+    """Built from config.load() through backend_options: the device and torch's thread count are the settings'."""
+    import torch
+
+    from echonote import config
+    from echonote.worker.backend_options import diarization_options
+
+    threads = torch.get_num_threads()
+    cfg = config.load({"ECHONOTE_DEVICE": "cpu", "ECHONOTE_TORCH_THREADS": str(threads)})
+    backend = get_backend("offline", **diarization_options("offline", cfg))
+    assert backend.device == "cpu" and torch.get_num_threads() == threads
+    assert get_backend("offline", **diarization_options("offline", cfg)) is backend, "one load per settings"
+
+
+def test_torch_threads_and_device_follow_the_one_rule():
+    import torch
+
+    from echonote.worker.backends import configure_threads, select_device
+    from echonote.worker.devices import resolve_device
+
+    before = torch.get_num_threads()
+    try:
+        configure_threads(1)
+        assert torch.get_num_threads() == 1
+        configure_threads(0)  # 0 = leave torch's choice alone
+        assert torch.get_num_threads() == 1
+    finally:
+        torch.set_num_threads(before)
+    gpus = torch.cuda.device_count()
+    assert select_device("auto") == torch.device(resolve_device("auto", gpus))
+    if not gpus:
+        with pytest.raises(ValueError, match="no CUDA GPU is visible"):
+            select_device("cuda")
+

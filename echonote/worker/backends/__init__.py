@@ -12,7 +12,6 @@ settings (:mod:`echonote.worker.backend_options`).
 
 from __future__ import annotations
 
-import os
 from collections.abc import Callable
 from typing import Any, Protocol
 
@@ -20,9 +19,6 @@ from echonote.worker import allocator
 from echonote.worker.devices import resolve_device
 from echonote.worker.registry import BackendRegistry
 
-# pyannote.audio's own variable (not an echonote setting): it sends usage telemetry unless told not to;
-# workers must stay offline.
-os.environ.setdefault("PYANNOTE_METRICS_ENABLED", "false")
 allocator.bound_onednn_cache()  # before torch runs a convolution: see echonote.worker.allocator
 
 __all__ = [

@@ -12,14 +12,11 @@ Defaults were tuned on development data only (see ``bench/tune_offline.py`` and
 from __future__ import annotations
 
 import io
-import os
 from typing import Any
 
-os.environ.setdefault("PYANNOTE_METRICS_ENABLED", "false")  # pyannote.audio's own variable: no telemetry
+import numpy as np
 
-import numpy as np  # noqa: E402
-
-from echonote.worker.backends import (  # noqa: E402
+from echonote.worker.backends import (
     Hook,
     configure_threads,
     package_versions,

@@ -24,9 +24,7 @@ import shutil
 from pathlib import Path
 from typing import Any
 
-os.environ.setdefault("PYANNOTE_METRICS_ENABLED", "false")  # pyannote.audio's own variable: no telemetry
-
-from echonote.worker.backends import Hook, configure_threads, package_versions, select_device  # noqa: E402
+from echonote.worker.backends import Hook, configure_threads, package_versions, select_device
 
 __all__ = ["DEFAULT_PIPELINE_ID", "PyannotePipelineBackend", "PipelineLoadError", "write_offline_pipeline_dir"]
 
