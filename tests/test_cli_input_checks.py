@@ -40,10 +40,32 @@ def test_settings_shows_values_in_effect_and_hides_secrets(tmp_path):
     result = run_cli("settings", env=env)
     assert result.returncode == 0, result.stderr
     rows = {line.split()[0]: line for line in result.stdout.splitlines() if line.startswith("ECHONOTE_")}
-    assert rows["ECHONOTE_WORKER_CONCURRENCY"].split()[1:3] == ["5", "*"] and "(default: 2)" in rows["ECHONOTE_WORKER_CONCURRENCY"]
+    concurrency = rows["ECHONOTE_WORKER_CONCURRENCY"]
+    assert concurrency.split()[1:3] == ["5", "*"] and "(default: 2)" in concurrency
     assert str(tmp_path / "state") in rows["ECHONOTE_STATE_DIR"]
     assert "*" not in rows["ECHONOTE_RESULT_EXPIRES"].split()[1:3]
     assert "(set, hidden)" in rows["ECHONOTE_HF_TOKEN"]
     assert "postgresql://***@db.example/jobs" in rows["ECHONOTE_DATABASE_URL"]
     for secret in ("hf_topsecret", "pa@ss", "ss#word", "word@"):
         assert secret not in result.stdout
+
+
+def test_diarize_refuses_every_file_before_sending_any_when_one_is_too_long(stack, tmp_path):
+    """Each file is staged and measured before the first job is sent: a file over the duration limit
+    is a usage error, and the good file named before it is neither charged nor sent."""
+    import os
+    import wave
+
+    from echonote import db
+
+    files = []
+    for name, seconds in (("short.wav", 1.0), ("long.wav", 3.0)):
+        with wave.open(str(tmp_path / name), "wb") as out:
+            out.setnchannels(1), out.setsampwidth(2), out.setframerate(8000)
+            out.writeframes(b"\x00\x10" * int(8000 * seconds))
+        files.append(str(tmp_path / name))
+    env = dict(os.environ, ECHONOTE_USER="cli-refused", ECHONOTE_MAX_AUDIO_SECONDS="2")
+    result = run_cli("diarize", *files, env=env)
+    assert result.returncode == 2, result.stderr
+    assert "long.wav lasts 3 s, longer than the limit of 2 s" in result.stderr and "Traceback" not in result.stderr
+    assert db.find_jobs(user="cli-refused") == [] and "cli-refused" not in [u.name for u in db.list_users()]
