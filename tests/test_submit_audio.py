@@ -105,3 +105,15 @@ def test_a_file_no_job_could_take_charges_nothing_and_sends_nothing(stack, tmp_p
         with pytest.raises(client.BadAudio, match=re.escape(expected)):
             submit(audio, user=user)
     assert used_seconds(user) == 0.0 and db.find_jobs(user=user) == []
+
+
+def test_the_quota_is_checked_against_the_measured_length(stack, tmp_path):
+    audio = tone_wav(tmp_path / "over.wav", 2.5)
+    db.set_quota("short-quota", 2.0)
+    with pytest.raises(client.QuotaExceeded, match="needs 2 s"):  # 2.5 s, printed rounded
+        client.submit_diarization(audio, user="short-quota")
+    assert used_seconds("short-quota") == 0.0 and db.find_jobs(user="short-quota") == []
+    db.set_quota("short-quota", 3.0)
+    job = client.submit_diarization(audio, user="short-quota")
+    assert db.get_job(job.id).audio_seconds == 2.5 and used_seconds("short-quota") == 2.5
+    client.wait(job.task_id, timeout=600)
