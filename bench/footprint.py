@@ -31,7 +31,8 @@ WORKER_IMPORT = "from echonote.celery_app import app; import echonote.worker.tas
 
 def import_seconds(python: Path, code: str, repeat: int = 3) -> float:
     timer = f"import time; t = time.perf_counter(); {code}; print(time.perf_counter() - t)"
-    runs = [float(subprocess.run([str(python), "-c", timer], capture_output=True, text=True, check=True, cwd="/").stdout)
+    runs = [float(subprocess.run([str(python), "-c", timer], capture_output=True, text=True, check=True,
+                                 cwd="/").stdout)
             for _ in range(repeat)]
     return statistics.median(runs)
 
@@ -66,10 +67,12 @@ def main() -> int:
     # The worker reads audio only under its data root: give it one with the sample in it.
     env = dict(os.environ, ECHONOTE_DATA_DIR=str(logs / "data"))
     procs = {
-        "beat": subprocess.Popen([str(envs["beat"] / "bin/celery"), "-A", "echonote.celery_app", "beat", "-s", f"{state}/sched"],
+        "beat": subprocess.Popen([str(envs["beat"] / "bin/celery"), "-A", "echonote.celery_app", "beat",
+                                  "-s", f"{state}/sched"],
                                  env=env, cwd="/", stdout=open(logs / "beat.out", "w"), stderr=subprocess.STDOUT),
-        "worker": subprocess.Popen([str(envs["worker"] / "bin/celery"), "-A", "echonote.celery_app", "worker", "-c", "1",
-                                    "-n", "bench@%h", "--include=echonote.worker.tasks", "-Q", "default,diarization"],
+        "worker": subprocess.Popen([str(envs["worker"] / "bin/celery"), "-A", "echonote.celery_app", "worker",
+                                    "-c", "1", "-n", "bench@%h", "--include=echonote.worker.tasks",
+                                    "-Q", "default,diarization"],
                                    env=env, cwd="/", stdout=open(logs / "worker.out", "w"), stderr=subprocess.STDOUT),
     }
     try:
@@ -96,7 +99,8 @@ def main() -> int:
          f"1/{sizes['worker'] / sizes['beat']:.0f}", "<= 1/20"],
         [f"image estimate: base {args.base_mb:.0f} + venv layer (MB)", mb(images["beat"]), mb(images["worker"]),
          mb(images["lab"]), f"1/{images['worker'] / images['beat']:.0f}", "<= 1/20"],
-        ["RSS of the running role (MB)", mb(rss["beat"]), mb(rss["worker"]), "-", f"1/{rss['worker'] / rss['beat']:.1f}", "<= 1/10"],
+        ["RSS of the running role (MB)", mb(rss["beat"]), mb(rss["worker"]), "-",
+         f"1/{rss['worker'] / rss['beat']:.1f}", "<= 1/10"],
         ["import time (s)", f"{imports['beat']:.2f}", f"{imports['worker']:.2f}", "-",
          f"1/{imports['worker'] / imports['beat']:.1f}", "-"],
     ]

@@ -33,7 +33,7 @@ def step_seconds(events) -> dict[str, float]:
         if not firsts or firsts[-1][1] != step:
             firsts.append((at, step))
     spent: dict[str, float] = defaultdict(float)
-    for (at, step), (following, _) in zip(firsts, firsts[1:] + [(events[-1][0], "")]):
+    for (at, step), (following, _) in zip(firsts, firsts[1:] + [(events[-1][0], "")], strict=False):
         spent[step] += following - at
     return dict(spent)
 

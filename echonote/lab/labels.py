@@ -37,8 +37,8 @@ def best_mapping(hypothesis: list[dict], reference: list[dict]) -> dict[str, str
     shared = shared_seconds(hypothesis, reference)
     padded = ref + [None] * max(0, len(hyp) - len(ref))
     best = max(itertools.permutations(padded, len(hyp)),
-               key=lambda targets: sum(shared.get((h, r), 0.0) for h, r in zip(hyp, targets)))
-    chosen = {h: r for h, r in zip(hyp, best) if r is not None and shared.get((h, r), 0.0) > 0}
+               key=lambda targets: sum(shared.get((h, r), 0.0) for h, r in zip(hyp, targets, strict=False)))
+    chosen = {h: r for h, r in zip(hyp, best, strict=False) if r is not None and shared.get((h, r), 0.0) > 0}
     taken = set(chosen.values())
     return {h: chosen.get(h, h if h not in taken else f"{h} (unmatched)") for h in hyp}
 

@@ -56,7 +56,8 @@ def copy_notebooks(dest: Path, source: Path = SOURCE, fresh: bool = False) -> li
     unless ``fresh`` asks for it.
     """
     if not source.is_dir():
-        raise FileNotFoundError(f"no notebooks at {source}: `echonote lab serve` runs from a source checkout of echonote.")
+        raise FileNotFoundError(f"no notebooks at {source}: `echonote lab serve` runs from a source checkout "
+                                "of echonote.")
     written = []
     for path in sorted(source.rglob("*")):
         relative = path.relative_to(source)
@@ -77,7 +78,8 @@ def write_kit_settings(app_settings: Path) -> Path:
     return write_private(app_settings / "overrides.json", json.dumps(KIT_SETTINGS, indent=2) + "\n")
 
 
-def prepare(cfg: config.Config | None = None, user: str | None = None, fresh: bool = False) -> tuple[LabFolders, list[Path]]:
+def prepare(cfg: config.Config | None = None, user: str | None = None,
+            fresh: bool = False) -> tuple[LabFolders, list[Path]]:
     """The working copy (missing files only, unless ``fresh``) and the kit's settings; (folders, files copied)."""
     where = folders(cfg, user)
     private_dir(where.notebooks.parent)

@@ -25,7 +25,7 @@ class Table:
     def __repr__(self) -> str:
         cells = self._cells()
         widths = [max([len(col)] + [len(r[i]) for r in cells]) for i, col in enumerate(self.columns)]
-        line = lambda values: "  ".join(v.ljust(w) for v, w in zip(values, widths))  # noqa: E731
+        line = lambda values: "  ".join(v.ljust(w) for v, w in zip(values, widths, strict=False))  # noqa: E731
         body = [line(self.columns), line(["-" * w for w in widths])] + [line(r) for r in cells]
         return "\n".join(([self.title] if self.title else []) + (body if self.rows else ["(no rows)"]))
 

@@ -28,7 +28,8 @@ Rules, in order:
 from __future__ import annotations
 
 import bisect
-from typing import Any, Iterable, Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
+from typing import Any
 
 __all__ = ["DEFAULT_MAX_PAUSE", "OVERLAP_RULES", "attribute", "exclusive_turns", "split_results"]
 
@@ -81,7 +82,7 @@ def exclusive_turns(segments: Iterable[Mapping], overlap: str = "earliest") -> l
     active: list[tuple] = []
     out: list[dict] = []
     next_turn = 0
-    for left, right in zip(events, events[1:]):
+    for left, right in zip(events, events[1:], strict=False):
         while next_turn < len(by_start) and by_start[next_turn][0] <= left:
             active.append(by_start[next_turn])
             next_turn += 1

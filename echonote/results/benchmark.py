@@ -17,9 +17,9 @@ import shutil
 import sys
 import tempfile
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Callable
 
 from echonote.client.uploads import ALLOWED_SUFFIXES
 
@@ -418,7 +418,8 @@ def format_table(report: dict) -> str:
     widths = [max(len(row[i]) for row in [header, *rows]) for i in range(len(header))]
 
     def line(cells: list[str]) -> str:
-        return "  ".join(c.ljust(w) if i == 0 else c.rjust(w) for i, (c, w) in enumerate(zip(cells, widths)))
+        pairs = enumerate(zip(cells, widths, strict=False))
+        return "  ".join(c.ljust(w) if i == 0 else c.rjust(w) for i, (c, w) in pairs)
 
     rule = "-" * len(line(header))
     return "\n".join([line(header), rule, *map(line, rows[:-2]), rule, *map(line, rows[-2:])])

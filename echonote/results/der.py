@@ -13,8 +13,9 @@ from __future__ import annotations
 import math
 import os
 import warnings
+from collections.abc import Mapping
 from pathlib import Path
-from typing import Any, Mapping
+from typing import Any
 
 __all__ = ["RTTM_LINE", "NotRTTM", "evaluate", "load_annotations", "read_rttm", "read_uem", "rttm_turns"]
 

@@ -12,7 +12,7 @@ where the label would take a third of a line from the words.
 from __future__ import annotations
 
 import json
-from typing import Callable, Mapping
+from collections.abc import Callable, Mapping
 
 from echonote.results.subtitles import cues
 

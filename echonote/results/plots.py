@@ -107,7 +107,7 @@ def timelines_figure(items: list[dict]):
     heights = [0.5 * max(1, len(_timeline_lanes(i["hypothesis"], i.get("reference"))[1])) + 1.4 for i in items]
     fig, axes = plt.subplots(len(items), 1, figsize=(10, sum(heights)), layout="constrained", squeeze=False,
                              gridspec_kw={"height_ratios": heights})
-    for ax, item in zip(axes[:, 0], items):
+    for ax, item in zip(axes[:, 0], items, strict=False):
         _draw_timeline(ax, item["hypothesis"], item.get("reference"), item.get("duration"),
                        item.get("title", "Who spoke when"))
     return fig
@@ -156,9 +156,10 @@ def der_breakdown_figure(scores: dict[str, dict], title: str = "Diarization erro
     for key, name, color in parts:
         values = [100 * scores[label].get(key, 0.0) for label in labels]
         ax.bar(labels, values, bottom=bottom, color=color, label=name, width=0.5, edgecolor="white")
-        bottom = [b + v for b, v in zip(bottom, values)]
+        bottom = [b + v for b, v in zip(bottom, values, strict=False)]
     for x, total in enumerate(bottom):
-        ax.annotate(f"DER {total:.1f} %", (x, total), ha="center", va="bottom", xytext=(0, 3), textcoords="offset points")
+        ax.annotate(f"DER {total:.1f} %", (x, total), ha="center", va="bottom", xytext=(0, 3),
+                    textcoords="offset points")
     ax.set_ylabel("error (% of reference speech)")
     ax.set_ylim(0, max(bottom + [1.0]) * 1.25)
     ax.set_title(title)

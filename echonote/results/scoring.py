@@ -12,7 +12,7 @@ from __future__ import annotations
 import itertools
 import os
 import re
-from typing import Iterable, Mapping
+from collections.abc import Iterable, Mapping
 
 __all__ = ["normalise", "read_stm", "score_transcript", "speaker_accuracy", "tokens_with_speakers"]
 
@@ -56,7 +56,7 @@ def _aligned_pairs(output) -> list[tuple[int, int]]:
     for chunk in output.alignments[0]:
         if chunk.type in ("equal", "substitute"):
             pairs.extend(zip(range(chunk.ref_start_idx, chunk.ref_end_idx),
-                             range(chunk.hyp_start_idx, chunk.hyp_end_idx)))
+                             range(chunk.hyp_start_idx, chunk.hyp_end_idx), strict=False))
     return pairs
 
 
@@ -71,9 +71,9 @@ def speaker_accuracy(ref_speakers: list, hyp_speakers: list, pairs: list[tuple[i
     best, mapping = 0, {}
     padded = ref_labels + [None] * max(0, len(hyp_labels) - len(ref_labels))
     for targets in itertools.permutations(padded, len(hyp_labels)):  # speaker counts are small
-        matched = sum(counts.get((h, r), 0) for h, r in zip(hyp_labels, targets))
+        matched = sum(counts.get((h, r), 0) for h, r in zip(hyp_labels, targets, strict=False))
         if matched > best or not mapping:
-            best, mapping = matched, dict(zip(hyp_labels, targets))
+            best, mapping = matched, dict(zip(hyp_labels, targets, strict=False))
     return {"correct": best, "aligned": len(pairs), "reference_words": len(ref_speakers),
             "accuracy_aligned": best / len(pairs) if pairs else 0.0,
             "accuracy_reference": best / len(ref_speakers) if ref_speakers else 0.0,

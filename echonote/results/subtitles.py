@@ -20,8 +20,8 @@ hand) has its text spread over its time span in proportion to characters.
 """
 from __future__ import annotations
 
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from typing import Mapping, Sequence
 
 __all__ = ["MAX_CUE_SECONDS", "MAX_LINES", "MAX_LINE_CHARS", "MIN_CUE_SECONDS", "Cue", "cues"]
 

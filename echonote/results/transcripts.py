@@ -20,13 +20,15 @@ def build_transcript(parts, *, audio_path: str | None, formats, out_dir: Path) -
     transcription, diarization = attribution.split_results(parts)
     unknown = set(formats) - set(transcript_formats.FORMATS)
     if unknown:
-        raise ValueError(f"unknown transcript format(s) {sorted(unknown)}; choose from {', '.join(transcript_formats.FORMATS)}")
+        raise ValueError(f"unknown transcript format(s) {sorted(unknown)}; "
+                         f"choose from {', '.join(transcript_formats.FORMATS)}")
     merged = attribution.attribute(transcription, diarization)
     merged.update(
         duration=transcription.get("duration"),
         language=transcription.get("language"),
         transcription={k: transcription.get(k) for k in ("backend", "model", "timings", "rtf")},
-        diarization={k: diarization.get(k) for k in ("backend", "num_speakers", "timings", "rtf")} if diarization else None,
+        diarization=({k: diarization.get(k) for k in ("backend", "num_speakers", "timings", "rtf")}
+                     if diarization else None),
     )
     stem = Path(audio_path or transcription.get("audio", {}).get("path", "transcript")).stem
     Path(out_dir).mkdir(parents=True, exist_ok=True)
