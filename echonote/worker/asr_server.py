@@ -10,6 +10,10 @@ for tests and small experiments: it listens on loopback only, serves each
 connection in its own thread (at most ``--max-connections``, one model decode at
 a time), drops a connection that sends nothing for ``--read-timeout`` seconds,
 checks the key before it reads a body, and caps uploads at ``--max-upload-mb``.
+
+Settings come through ``config.load()`` like every other role's: the key defaults to
+``ECHONOTE_ASR_SERVER_KEY`` (never logged), the model and device to ``ECHONOTE_ASR_MODEL`` and
+``ECHONOTE_DEVICE``; a bad value stops the server at once with the setting's doc.
 """
 
 from __future__ import annotations
