@@ -74,7 +74,8 @@ def test_every_setting_is_documented():
 
 def test_requirement_files_are_generated_from_pyproject():
     root = __import__("pathlib").Path(__file__).resolve().parent.parent
-    result = subprocess.run([sys.executable, str(root / "tools/gen_requirements.py"), "--check"], capture_output=True, text=True)
+    result = subprocess.run([sys.executable, str(root / "tools/gen_requirements.py"), "--check"],
+                            capture_output=True, text=True)
     assert result.returncode == 0, result.stderr
     beat = (root / "requirements/beat.txt").read_text()
     assert "celery[redis]" in beat and "torch" not in beat and "numpy" not in beat
@@ -82,5 +83,5 @@ def test_requirement_files_are_generated_from_pyproject():
 
 def test_readme_documents_every_setting():
     readme = (__import__("pathlib").Path(__file__).resolve().parent.parent / "README.md").read_text()
-    for env, default, doc in config.describe():
+    for env, _default, doc in config.describe():
         assert f"| `{env}` |" in readme and doc in readme, f"README's configuration table lacks {env}"

@@ -23,6 +23,7 @@ ONEDNN_CACHE_CAPACITY = 64
 
 def bound_onednn_cache() -> None:
     """Bound oneDNN's primitive cache unless the user chose a size; call before models run."""
+    # oneDNN's own documented variable, not an echonote setting: a value the user exported wins
     os.environ.setdefault("ONEDNN_PRIMITIVE_CACHE_CAPACITY", str(ONEDNN_CACHE_CAPACITY))
 
 
