@@ -24,13 +24,13 @@ import psutil
 import pytest
 import yaml
 from support.environments import free_port
+from support.probes import HEAVY_PACKAGES
 
 from echonote.testing import role_env
 
 ROOT = Path(__file__).resolve().parent.parent
 CONTAINERS = ROOT / "containers"
 VENVS = ROOT / "bench" / ".venvs"
-HEAVY = ("torch", "numpy", "torchaudio", "pyannote", "librosa", "echonote.worker")
 
 
 def healthcheck(service: str) -> list[str]:
@@ -121,8 +121,10 @@ def test_light_image_build_checks_pass_and_nothing_heavy_is_importable(image, re
     for code in build_step_snippets(image):
         done = subprocess.run([str(venv / "bin/python"), "-c", code], env=env, capture_output=True, text=True, cwd="/")
         assert done.returncode == 0, done.stderr
-    heavy = HEAVY if image == "beat" else tuple(m for m in HEAVY if m != "numpy")  # matplotlib needs numpy
-    probe = f"import importlib.util as u; print([m for m in {heavy!r} if u.find_spec(m)])"
+    heavy = HEAVY_PACKAGES + ("echonote.worker",)
+    if image == "lab":
+        heavy = tuple(m for m in heavy if m != "numpy")  # matplotlib needs numpy
+    probe = f"from echonote.boundary import heavy_installed; print(heavy_installed({heavy!r}))"
     out = subprocess.run([str(venv / "bin/python"), "-c", probe], env=env, capture_output=True, text=True, cwd="/")
     assert out.stdout.strip() == "[]", out.stdout + out.stderr
 
