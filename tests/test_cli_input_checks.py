@@ -36,7 +36,7 @@ def test_diarize_no_wait_refuses_copy_options(tmp_path, flag):
 def test_settings_shows_values_in_effect_and_hides_secrets(tmp_path):
     """`echonote settings` printed the defaults whatever the environment said."""
     env = isolated_env(tmp_path, ECHONOTE_WORKER_CONCURRENCY="5", ECHONOTE_HF_TOKEN="hf_topsecret",
-                       ECHONOTE_DATABASE_URL="postgresql://echo:pa@ss#word@db.example/jobs")
+                       ECHONOTE_ASR_SERVER_KEY="srv-topsecret", ECHONOTE_DATABASE_URL="postgresql://echo:pa@ss#word@db.example/jobs")
     result = run_cli("settings", env=env)
     assert result.returncode == 0, result.stderr
     rows = {line.split()[0]: line for line in result.stdout.splitlines() if line.startswith("ECHONOTE_")}
@@ -45,8 +45,9 @@ def test_settings_shows_values_in_effect_and_hides_secrets(tmp_path):
     assert str(tmp_path / "state") in rows["ECHONOTE_STATE_DIR"]
     assert "*" not in rows["ECHONOTE_RESULT_EXPIRES"].split()[1:3]
     assert "(set, hidden)" in rows["ECHONOTE_HF_TOKEN"]
+    assert "(set, hidden)" in rows["ECHONOTE_ASR_SERVER_KEY"]  # a secret by its flag, whatever its name
     assert "postgresql://***@db.example/jobs" in rows["ECHONOTE_DATABASE_URL"]
-    for secret in ("hf_topsecret", "pa@ss", "ss#word", "word@"):
+    for secret in ("hf_topsecret", "srv-topsecret", "pa@ss", "ss#word", "word@"):
         assert secret not in result.stdout
 
 

@@ -20,7 +20,6 @@ def settings():
         click.echo(f"{env:<36} {value:<24} {doc}" + (f" (default: {default.strip('()')})" if changed else ""))
 
 
-_SECRET_KEYS = ("password", "token", "api_key", "basic_auth", "secret")
 _DERIVED = {"database_url": "effective_database_url", "broker_url": "effective_broker_url",
             "result_backend": "effective_result_backend"}
 
@@ -32,7 +31,7 @@ def _settings_in_effect() -> list[tuple[str, str, bool, str, str]]:
     for setting, (env, default, doc) in zip(config.SETTINGS, config.describe()):
         value = cfg.values[setting.key]
         shown = ",".join(value) if isinstance(value, list) else str(value)
-        if value != "" and any(word in setting.key for word in _SECRET_KEYS):
+        if value != "" and setting.secret:
             shown = "(set, hidden)"
         elif "://" in shown:
             shown = config.redact_url(shown)
