@@ -2,13 +2,10 @@
 
 from __future__ import annotations
 
-import os
 import subprocess
 from pathlib import Path
 
 import pytest
-
-os.environ.setdefault("PYANNOTE_METRICS_ENABLED", "false")
 
 np = pytest.importorskip("numpy")
 sf = pytest.importorskip("soundfile")
