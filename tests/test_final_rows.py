@@ -14,8 +14,8 @@ import time
 
 import psutil
 import pytest
-from conftest import run_cli
 from sqlalchemy import update
+from support.cli_runs import run_cli
 from support.job_rows import usage, wait_for
 
 from echonote import client, config, db, names

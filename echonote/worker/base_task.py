@@ -55,10 +55,12 @@ class EchonoteTask(Task):
         try:
             result = super().__call__(*args, **kwargs)
         except SoftTimeLimitExceeded:
-            limit = self.request.timelimit[1] if self.request.timelimit and self.request.timelimit[1] else self.app.conf.task_soft_time_limit
+            limits = self.request.timelimit
+            limit = limits[1] if limits and limits[1] else self.app.conf.task_soft_time_limit
             error = TimeLimitReached(
                 f"{self.name} stopped after its soft time limit of {limit} s. Split the audio into shorter files, "
-                "or raise ECHONOTE_SOFT_TIME_LIMIT (with ECHONOTE_HARD_TIME_LIMIT and ECHONOTE_VISIBILITY_TIMEOUT above it)."
+                "or raise ECHONOTE_SOFT_TIME_LIMIT (with ECHONOTE_HARD_TIME_LIMIT and ECHONOTE_VISIBILITY_TIMEOUT "
+                "above it)."
             )
         except MemoryError as exc:
             # Celery's main process treats a MemoryError from a pool process as unrecoverable and

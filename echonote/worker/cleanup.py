@@ -56,7 +56,7 @@ def _cutoff(days: float, now: float) -> float | None:
 
 def sweep_uploads(root: Path, cutoff: float, in_use: set[str], swept: Swept) -> None:
     """Delete regular files under ``root`` last used before ``cutoff`` and not in ``in_use``; then empty folders."""
-    for folder, dirs, files in os.walk(root, topdown=False, followlinks=False):
+    for folder, _dirs, files in os.walk(root, topdown=False, followlinks=False):
         for name in files:
             path = os.path.join(folder, name)
             info = os.lstat(path)
