@@ -2,6 +2,8 @@
 from __future__ import annotations
 
 import json
+import subprocess
+import sys
 
 import pytest
 
@@ -54,9 +56,9 @@ def test_output_path_refuses_a_name_that_leaves_the_folder(tmp_path):
         outputs.output_path(tmp_path, "../talk", ".rttm")
 
 
-def test_transcription_and_diarization_share_the_job_helpers():
-    """Transcription imported diarization's internals for its decode step, result fields and writes."""
-    from echonote.worker import diarization, diarize_core, inputs, provenance
-
-    assert diarize_core.decode_step is inputs.decode_step and diarize_core.provenance is provenance.provenance
-    assert diarization.write_json is outputs.write_json and diarization.result_dir_for is outputs.result_dir_for
+def test_transcription_does_not_walk_through_diarization():
+    """Transcription imported diarization and diarize_core for the shared decode step, result fields and writes."""
+    probe = ("import sys, echonote.worker.transcribe_core, echonote.worker.transcription; "
+             "print(sorted(m for m in sys.modules if m.startswith('echonote.worker.diar')))")
+    done = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, timeout=120, check=True)
+    assert done.stdout.strip() == "[]", done.stdout

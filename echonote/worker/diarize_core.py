@@ -15,11 +15,8 @@ from collections.abc import Callable, Iterable, Mapping
 from typing import Any
 
 from echonote.worker.inputs import Limits, decode_step
-from echonote.worker.outputs import annotation_to_segments, write_json, write_rttm  # noqa: F401  (old path*)
+from echonote.worker.outputs import annotation_to_segments
 from echonote.worker.provenance import provenance
-
-# *write_json and write_rttm are imported here only until transcription.py and
-# tests/worker/test_backends.py import them from echonote.worker.outputs.
 
 __all__ = [
     "MAX_SPEAKERS",
