@@ -3,7 +3,7 @@
 :func:`find_pairs` walks the folder (any audio type echonote accepts, optional
 ``NAME.uem``) and checks every reference; :func:`run_pairs` diarizes each file
 in this process through the same code as ``echonote diarize --local``, models
-loaded and warmed up first; :func:`summarise` scores the runs (DER and its parts
+loaded and warmed up first (:mod:`echonote.worker.benchmark_run`); :func:`summarise` scores the runs (DER and its parts
 per collar, per file, their mean, and pooled over all files) and
 :func:`format_table` prints them. ``bench/diarization.py`` scores other systems'
 runs with the same functions. Light at import: pyannote, torch and numpy load
@@ -13,10 +13,7 @@ from __future__ import annotations
 
 import os
 import resource
-import shutil
 import sys
-import tempfile
-import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -249,85 +246,12 @@ class PeakMemory:
 # --------------------------------------------------------------------------- running echonote
 
 
-def _warm_up(pair: Pair, diarize: Callable, workdir: Path, progress: Progress) -> dict:
-    """Load the models and run once on the first seconds of ``pair``, so no timed file pays for either."""
-    import soundfile as sf
+def run_pairs(pairs: list[Pair], **options) -> tuple[list[FileRun], list[dict], dict]:
+    """Old import path of :func:`echonote.worker.benchmark_run.run_pairs`, kept only until
+    ``echonote benchmark`` imports it from there (this import is results' only edge back to the worker)."""
+    from echonote.worker.benchmark_run import run_pairs as run
 
-    from echonote.worker.audio import decode_audio
-
-    started = time.perf_counter()
-    decoded = decode_audio(pair.audio, roots=[pair.audio.parent], max_duration=None, max_bytes=None)
-    excerpt = workdir / "warm-up.wav"
-    sf.write(excerpt, decoded.waveform[: int(WARM_UP_SECONDS * decoded.sample_rate)], decoded.sample_rate)
-    result = diarize(excerpt)
-    seconds = time.perf_counter() - started
-    progress(f"models loaded and warmed up on {min(WARM_UP_SECONDS, decoded.duration):.0f} s of {pair.name} "
-             f"in {seconds:.1f} s")
-    return {"file": pair.name, "audio_seconds": round(min(WARM_UP_SECONDS, decoded.duration), 3),
-            "seconds": round(seconds, 3), "model_load_seconds": result["timings"]["model_load"]}
-
-
-def run_pairs(pairs: list[Pair], *, backend: str | None = None, rttm_dir: str | Path | None = None,
-              progress: Progress | None = None, memory: PeakMemory | None = None,
-              **speaker_options) -> tuple[list[FileRun], list[dict], dict]:
-    """Diarize every pair in this process as ``echonote diarize --local`` does; returns (runs, failures, run info).
-
-    Models load and warm up before the first timed file. Per file: processing seconds
-    (decode + diarize + write, wall clock) and the peak RSS while it ran. A file the
-    worker refuses (too long, undecodable) is a failure ``{name, error}``; the others still run.
-    """
-    from echonote import config
-    from echonote.errors import BadInput
-    from echonote.worker.audio import AudioInputError
-    from echonote.worker.diarization import diarize_file
-
-    progress = progress or (lambda message: None)
-    memory = memory or PeakMemory()
-    audio_roots = config.load().audio_roots
-    runs, failures = [], []
-    with tempfile.TemporaryDirectory(prefix="echonote-benchmark-") as tmp:
-        workdir = Path(tmp)
-
-        def diarize(path: Path) -> dict:
-            # as --local: the user's own files may lie outside the data roots
-            return diarize_file(str(path.resolve()), backend=backend, out_dir=workdir,
-                                roots=[*audio_roots, path.resolve().parent], **speaker_options)
-
-        warm_up = {}
-        for pair in pairs:  # the first file that decodes; one that does not fails below, with its reason
-            try:
-                warm_up = _warm_up(pair, diarize, workdir, progress)
-                break
-            except AudioInputError:
-                continue
-            except BadInput as exc:  # the backend's settings, not the file
-                raise BenchmarkError(f"{pair.audio.name}: {exc}") from None
-        warm_up["peak_rss_mb"] = round(memory.peak_mb(), 1)
-        info = {"warm_up": warm_up, "peak_rss_method": memory.description}
-        for number, pair in enumerate(pairs, start=1):
-            memory.reset()
-            started = time.perf_counter()
-            try:
-                result = diarize(pair.audio)
-            except BadInput as exc:
-                failures.append({"name": pair.name, "error": str(exc)})
-                progress(f"[{number}/{len(pairs)}] {pair.name}: failed: {exc}")
-                continue
-            seconds = time.perf_counter() - started
-            run = FileRun(pair, result["segments"], result["duration"], seconds, memory.peak_mb(),
-                          extra={"timings": result["timings"], "note": result.get("note")})
-            if rttm_dir is not None:
-                target = Path(rttm_dir) / f"{pair.name}.rttm"
-                target.parent.mkdir(parents=True, exist_ok=True)
-                shutil.copyfile(result["rttm_path"], target)
-                run.extra["hypothesis_rttm"] = str(target)
-            info.setdefault("backend", {key: result.get(key) for key in
-                                        ("backend", "device", "models", "parameters", "versions", "request")})
-            runs.append(run)
-            progress(f"[{number}/{len(pairs)}] {pair.name}: {run.duration:.1f} s of audio in {seconds:.2f} s "
-                     f"(RTF {seconds / run.duration:.3f}), {run.speakers} speaker(s) found, "
-                     f"{pair.speakers} in the reference, peak RSS {run.peak_rss_mb:.0f} MB")
-    return runs, failures, info
+    return run(pairs, **options)
 
 
 # --------------------------------------------------------------------------- scoring
