@@ -50,6 +50,7 @@ def benchmark(folder, backend, num_speakers, min_speakers, max_speakers, collars
     total pooled over all files.
     """
     from echonote.results import benchmark as bench
+    from echonote.worker.benchmark_run import run_pairs  # the worker's code, run here as --local does
 
     if min_speakers and max_speakers and min_speakers > max_speakers:
         fail(f"--min-speakers ({min_speakers}) is greater than --max-speakers ({max_speakers})", EXIT_USAGE)
@@ -64,7 +65,7 @@ def benchmark(folder, backend, num_speakers, min_speakers, max_speakers, collars
     _say(f"benchmark: {len(pairs)} file(s) in {folder}")
     memory = bench.PeakMemory()
     try:
-        runs, failures, info = bench.run_pairs(pairs, backend=backend, rttm_dir=rttm_dir, progress=_say,
+        runs, failures, info = run_pairs(pairs, backend=backend, rttm_dir=rttm_dir, progress=_say,
                                                memory=memory, num_speakers=num_speakers,
                                                min_speakers=min_speakers, max_speakers=max_speakers)
     except bench.BenchmarkError as exc:

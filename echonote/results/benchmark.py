@@ -243,17 +243,6 @@ class PeakMemory:
         return kb / 1024
 
 
-# --------------------------------------------------------------------------- running echonote
-
-
-def run_pairs(pairs: list[Pair], **options) -> tuple[list[FileRun], list[dict], dict]:
-    """Old import path of :func:`echonote.worker.benchmark_run.run_pairs`, kept only until
-    ``echonote benchmark`` imports it from there (this import is results' only edge back to the worker)."""
-    from echonote.worker.benchmark_run import run_pairs as run
-
-    return run(pairs, **options)
-
-
 # --------------------------------------------------------------------------- scoring
 
 
