@@ -84,18 +84,20 @@ def pyannote_stock_system():
     """Plain SpeakerDiarization (every window embedded, no speech fill) on our segmentation-3.0 + CAM++."""
     from pyannote.audio.pipelines import SpeakerDiarization
 
+    from echonote import config
     from echonote.worker.backends import configure_threads, select_device
     from echonote.worker.backends.offline import run_pipeline, warm_up
     from echonote.worker.campplus import load_campplus
     from echonote.worker.outputs import annotation_to_segments
     from echonote.worker.weights import bundled_path
 
-    configure_threads()
+    cfg = config.load()
+    configure_threads(cfg.torch_threads)
     embedding = load_campplus()  # the wrapper's own defaults
     pipeline = SpeakerDiarization(segmentation=str(bundled_path("segmentation-3.0")), embedding=embedding,
                                   plda=_identity_plda(embedding.dimension), **PYANNOTE_STOCK["structure"])
     pipeline.instantiate(PYANNOTE_STOCK["hyperparameters"])
-    pipeline.to(select_device(None))
+    pipeline.to(select_device(cfg.device))
     warm_up(pipeline)
 
     def diarize(path):

@@ -14,6 +14,7 @@ from echonote import config, names
 from echonote.celery_app import app
 from echonote.errors import BadInput
 from echonote.worker import jobs
+from echonote.worker.backend_options import diarization_options
 from echonote.worker.base_task import JOB_TASK_OPTIONS, EchonoteTask
 from echonote.worker.outputs import output_path, result_dir_for, write_json, write_rttm
 from echonote.worker.paths import output_stem
@@ -48,20 +49,6 @@ STEP_SPANS = {**spans_from_weights(STEP_WEIGHTS), "done": (100.0, 100.0)}
 STEP_SPANS["discrete_diarization"] = STEP_SPANS["clustering"]
 
 
-def backend_options(backend: str, cfg: config.Config) -> dict:
-    if backend == "pyannote":
-        if not cfg.pyannote_pipeline:
-            raise BadInput(
-                "the pyannote backend needs a pipeline: set ECHONOTE_PYANNOTE_PIPELINE to a hub id "
-                "(with ECHONOTE_HF_TOKEN) or to a local pipeline directory / config.yaml."
-            )
-        options = {"pipeline": cfg.pyannote_pipeline, "device": cfg.device}
-        if cfg.hf_token:
-            options["token"] = cfg.hf_token
-        return options
-    return {"device": cfg.device}
-
-
 def _until_written(progress):
     """``progress`` without the diarization's own "done": the job is done once its files are written."""
     if progress is None:
@@ -84,7 +71,7 @@ def diarize_file(audio_path: str, *, num_speakers=None, min_speakers=None, max_s
     try:
         result = diarize_core.run_diarization(
             audio_path, num_speakers=num_speakers, min_speakers=min_speakers, max_speakers=max_speakers,
-            backend=backend, backend_options=backend_options(backend, cfg), progress=_until_written(progress),
+            backend=backend, backend_options=diarization_options(backend, cfg), progress=_until_written(progress),
             roots=roots or cfg.audio_roots,
             limits={"max_duration": cfg.max_audio_seconds, "max_bytes": cfg.max_audio_bytes},
         )
