@@ -10,7 +10,7 @@ import subprocess
 import venv
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 
 
 def build(role: str, where: Path, timeout: float = 1800) -> Path:
