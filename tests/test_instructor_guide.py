@@ -30,13 +30,16 @@ def test_every_command_in_the_guide_exists(words):
         if not isinstance(group, click.Group):
             break  # the rest are arguments
         sub = group.get_command(click.Context(group), word)
-        assert sub is not None, f"INSTRUCTOR.md tells instructors to run `echonote {' '.join(words)}`, which does not exist"
+        assert sub is not None, (
+            f"INSTRUCTOR.md tells instructors to run `echonote {' '.join(words)}`, which does not exist"
+        )
         group = sub
 
 
 def test_the_guide_mentions_enough_commands():
     assert {("lab", "reset"), ("lab", "participant"), ("lab", "serve"), ("up",), ("status",)} <= {
-        w[:2] if w[0] == "lab" else w[:1] for w in commands_in_guide()}
+        w[:2] if w[0] == "lab" else w[:1] for w in commands_in_guide()
+    }
 
 
 def test_the_timing_table_lists_every_notebook_once():

@@ -172,7 +172,8 @@ def test_without_word_times_text_is_spread_by_characters():
         assert cues[0][0] == 10.0 and cues[-1][1] <= 40.0
         chars = [len(" ".join(lines)) for _, _, lines, *_ in cues]
         seconds = [end - start for start, end, *_ in cues]
-        assert max(s / c for s, c in zip(seconds, chars)) < 1.6 * min(s / c for s, c in zip(seconds, chars))
+        per_char = [s / c for s, c in zip(seconds, chars, strict=True)]
+        assert max(per_char) < 1.6 * min(per_char)
 
 
 def test_an_edited_text_wins_over_stale_word_times():

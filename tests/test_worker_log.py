@@ -108,5 +108,7 @@ def test_bad_input_is_one_warning_line_and_a_bug_keeps_its_traceback(stack):
     with pytest.raises(Exception, match="on purpose"):
         client.wait(bug.task_id, timeout=30)
     log = wait_for(lambda: (text := _new_log(stack, since)) and "DrillError" in text and text, 10, "the error")
-    assert re.search(rf"ERROR/[\w-]+\] Task {re.escape(names.PING)}\[{bug.task_id}\] raised unexpected", log), log[-1500:]
+    assert re.search(rf"ERROR/[\w-]+\] Task {re.escape(names.PING)}\[{bug.task_id}\] raised unexpected", log), log[
+        -1500:
+    ]
     assert "Traceback (most recent call last)" in log

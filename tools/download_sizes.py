@@ -57,7 +57,9 @@ def main(argv: list[str] | None = None) -> int:
     print("| --- | ---: | ---: | ---: |")
     details = []
     for label, extras in ROLES.items():
-        wheels = [(item["metadata"]["name"], size_of(item["download_info"]["url"])) for item in resolve(extras, args.pip_arg)]
+        wheels = [
+            (item["metadata"]["name"], size_of(item["download_info"]["url"])) for item in resolve(extras, args.pip_arg)
+        ]
         total = sum(size for _, size in wheels)
         gpu = sum(size for name, size in wheels if name.lower().startswith(("nvidia", "triton")))
         print(f"| {label} | {len(wheels)} | {total / 1e6:,.0f} | {gpu / 1e6:,.0f} |")

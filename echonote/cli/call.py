@@ -16,12 +16,16 @@ def _json_option(value: str | None, what: str, kind: type):
         parsed = json.loads(value)
     except json.JSONDecodeError as exc:
         example = "'[1, 2]'" if kind is list else "'{\"x\": 1}'"
-        raise click.BadParameter(f"{what} must be JSON ({exc.msg} at column {exc.colno}); e.g. --{what} {example}")
+        raise click.BadParameter(
+            f"{what} must be JSON ({exc.msg} at column {exc.colno}); e.g. --{what} {example}") from None
     except (ValueError, RecursionError) as exc:  # e.g. an integer of thousands of digits, or nesting thousands deep
         raise click.BadParameter(f"{what} is JSON that cannot be read here ({str(exc).split(';')[0]}); "
-                                 f"pass numbers of at most a few dozen digits (or as strings) and shallow structures")
+                                 f"pass numbers of at most a few dozen digits (or as strings) and shallow structures"
+                                 ) from None
     if not isinstance(parsed, kind):
-        raise click.BadParameter(f"{what} must be a JSON {'array' if kind is list else 'object'}, got {type(parsed).__name__}")
+        raise click.BadParameter(
+            f"{what} must be a JSON {'array' if kind is list else 'object'}, got {type(parsed).__name__}"
+        )
     return parsed
 
 
@@ -36,7 +40,7 @@ def _json_option(value: str | None, what: str, kind: type):
 def call(name, args_json, kwargs_json, queue, wait, timeout):
     """Send task NAME by name (the sender needs no task code), e.g.
 
-        echonote call echonote.reset_daily_quotas --wait
+    echonote call echonote.reset_daily_quotas --wait
     """
     from echonote import client
     from echonote.ops import monitor
@@ -49,7 +53,8 @@ def call(name, args_json, kwargs_json, queue, wait, timeout):
             f"warning: no running worker has registered {name!r}; a worker will log "
             f"\"Received unregistered task of type '{name}'\" and drop it. Check the name "
             f"(`echonote status` lists registered tasks) or start workers with --include.",
-            fg="yellow", err=True,
+            fg="yellow",
+            err=True,
         )
     options = {"queue": queue} if queue else {}
     result = client.send_by_name(name, args=args, kwargs=kwargs, **options)
@@ -59,13 +64,18 @@ def call(name, args_json, kwargs_json, queue, wait, timeout):
     try:
         value = client.wait(result.id, timeout=timeout)
     except TimeoutError:
-        fail(f"no result for {name} after {timeout:.0f} s; `echonote status` shows whether a worker has it "
-              f"and `echonote logs worker` what happened.", EXIT_TIMEOUT)
+        fail(
+            f"no result for {name} after {timeout:.0f} s; `echonote status` shows whether a worker has it "
+            f"and `echonote logs worker` what happened.",
+            EXIT_TIMEOUT,
+        )
     except Exception as exc:
         hint = ""
         if type(exc).__name__ == "NotRegistered":
-            hint = (" -- the worker received the name but has no code for it (\"Received unregistered task\"). "
-                    "Check the spelling against `echonote status`, or start the worker with "
-                    f"--include={config.load().worker_include}.")
+            hint = (
+                ' -- the worker received the name but has no code for it ("Received unregistered task"). '
+                "Check the spelling against `echonote status`, or start the worker with "
+                f"--include={config.load().worker_include}."
+            )
         fail(f"task {name} failed: {type(exc).__name__}: {exc}{hint}", EXIT_RUNTIME)
     click.echo(json.dumps(value, indent=2, default=str))

@@ -26,7 +26,8 @@ def quota_show(user):
     click.echo(f"{'user':<20}{'quota s':>10}{'used s':>10}{'left s':>10}  last reset")
     for u in users:
         reset = u.quota_reset_at.isoformat(timespec="seconds") if u.quota_reset_at else "-"
-        click.echo(f"{u.name:<20}{u.daily_quota_seconds:>10.0f}{u.used_seconds_today:>10.0f}{u.remaining_seconds:>10.0f}  {reset}")
+        amounts = f"{u.daily_quota_seconds:>10.0f}{u.used_seconds_today:>10.0f}{u.remaining_seconds:>10.0f}"
+        click.echo(f"{u.name:<20}{amounts}  {reset}")
 
 
 @quota.command("set")
@@ -38,8 +39,11 @@ def quota_set(user, seconds):
     from echonote import db
 
     if not math.isfinite(seconds):
-        fail(f"SECONDS must be a finite number of seconds, got {seconds}; for a practically unlimited quota "
-              f"give a large number such as 1e9", EXIT_USAGE)
+        fail(
+            f"SECONDS must be a finite number of seconds, got {seconds}; for a practically unlimited quota "
+            f"give a large number such as 1e9",
+            EXIT_USAGE,
+        )
     if seconds < 0:
         fail("SECONDS must be >= 0 (0 blocks the user)", EXIT_USAGE)
     u = db.set_quota(user, seconds)

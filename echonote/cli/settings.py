@@ -28,7 +28,7 @@ def _settings_in_effect() -> list[tuple[str, str, bool, str, str]]:
     """(env var, value in effect as printed, differs from default, default as printed, doc) per setting."""
     cfg = config.load()
     rows = []
-    for setting, (env, default, doc) in zip(config.SETTINGS, config.describe()):
+    for setting, (env, default, doc) in zip(config.SETTINGS, config.describe(), strict=False):
         value = cfg.values[setting.key]
         shown = ",".join(value) if isinstance(value, list) else str(value)
         if value != "" and setting.secret:

@@ -59,17 +59,29 @@ def status(as_json, timeout):
     stack = Stack()
     report = {"state_dir": str(config.load().path("state_dir")), "processes": [vars(row) for row in stack.status()]}
     broker_ok, broker_msg = monitor.broker_status()
-    report["broker"] = {"url": config.redact_url(config.load().effective_broker_url), "ok": broker_ok, "message": broker_msg}
+    report["broker"] = {
+        "url": config.redact_url(config.load().effective_broker_url),
+        "ok": broker_ok,
+        "message": broker_msg,
+    }
     nodes = monitor.workers(timeout) if broker_ok else []
-    report["workers"] = [{"node": w.node, "queues": w.queues, "active": w.active, "registered": w.registered,
-                          "missing": w.missing} for w in nodes]
+    report["workers"] = [
+        {"node": w.node, "queues": w.queues, "active": w.active, "registered": w.registered, "missing": w.missing}
+        for w in nodes
+    ]
     report["problems"] = [monitor.fix_for_missing(w.node) for w in nodes if w.lacks_code]
     for role in [r for r in stack.roles_on_disk() if r.startswith("worker")]:
         for name in monitor.unregistered_in_logs(stack.log_since_start(role)):
-            fix = monitor.fix_for_missing(stack.worker_node(role)) if name in names.ALL_TASKS else (
-                f"'{name}' is not an echonote task name: check the spelling (`echonote settings`, echonote/names.py).")
-            report["problems"].append(f"{role} received '{name}' without having its code (\"Received unregistered task\"); "
-                                      f"the message was discarded. {fix}")
+            fix = (
+                monitor.fix_for_missing(stack.worker_node(role))
+                if name in names.ALL_TASKS
+                else f"'{name}' is not an echonote task name: check the spelling "
+                "(`echonote settings`, echonote/names.py)."
+            )
+            report["problems"].append(
+                f"{role} received '{name}' without having its code (\"Received unregistered task\"); "
+                f"the message was discarded. {fix}"
+            )
     if broker_ok and not nodes:
         report["problems"].append("no worker answered: start one with `echonote up` (or `echonote up --role worker`).")
     report["beat"] = {"holder": monitor.beat_lock_holder() if broker_ok else None}
@@ -94,8 +106,10 @@ def status(as_json, timeout):
 def _print_status(report: dict) -> None:
     click.secho("processes", bold=True)
     if not report["processes"]:
-        click.echo(f"  none started from the state directory {report['state_dir']} (`echonote up` starts them; "
-                   "ECHONOTE_HOME or ECHONOTE_STATE_DIR point at another)")
+        click.echo(
+            f"  none started from the state directory {report['state_dir']} (`echonote up` starts them; "
+            "ECHONOTE_HOME or ECHONOTE_STATE_DIR point at another)"
+        )
     for p in report["processes"]:
         state = f"running {p['uptime_s']:.0f} s" if p["alive"] else "stopped"
         click.echo(f"  {p['role']:<8} pid {p['pid'] or '-':<7} {state:<16} {p['command'][:90]}")
@@ -105,7 +119,9 @@ def _print_status(report: dict) -> None:
     click.secho("workers", bold=True)
     for w in report["workers"]:
         tasks = [t for t in w["registered"] if t.startswith("echonote.")]
-        click.echo(f"  {w['node']}: queues {','.join(w['queues'])}; active {w['active']}; tasks {', '.join(tasks) or 'none'}")
+        click.echo(
+            f"  {w['node']}: queues {','.join(w['queues'])}; active {w['active']}; tasks {', '.join(tasks) or 'none'}"
+        )
     if not report["workers"]:
         click.echo("  none answered")
     click.secho("beat", bold=True)

@@ -270,7 +270,8 @@ def broker_down_at_submit() -> Outcome:
     from echonote.ops.stack import free_port
 
     out = Outcome("broker down at submit", "submit a job with ECHONOTE_BROKER_URL pointing at a closed port",
-                  "a clear error within seconds; nothing charged and no job row left queued (the broker is checked first)")
+                  "a clear error within seconds; nothing charged and no job row left queued "
+                  "(the broker is checked first)")
     saved = os.environ.get("ECHONOTE_BROKER_URL")
     os.environ["ECHONOTE_BROKER_URL"] = f"redis://127.0.0.1:{free_port()}/0"
     from celery import Celery
@@ -301,8 +302,10 @@ def broker_down_at_submit() -> Outcome:
     left_queued = len(db.find_jobs(user="chaos", status=db.QUEUED, limit=10_000)) - queued_before
     uncharged = next(u.used_seconds_today for u in db.list_users() if u.name == "chaos") == used_before
     out.figures.update(error=error, rows_left_queued=left_queued, quota_unchanged=uncharged)
-    out.observed = (f"failed in {out.recover_s} s: {error[:60] if error else 'NO ERROR'}...; "
-                    f"{left_queued} row(s) left queued; quota {'unchanged' if uncharged else 'CHARGED'}")
+    out.observed = (
+        f"failed in {out.recover_s} s: {error[:60] if error else 'NO ERROR'}...; "
+        f"{left_queued} row(s) left queued; quota {'unchanged' if uncharged else 'CHARGED'}"
+    )
     out.ok = error is not None and left_queued == 0 and uncharged and out.recover_s < 10
     return out
 
@@ -311,22 +314,32 @@ def time_limits(stack: Stack) -> Outcome:
     """A job past its soft limit, and one that ignores it until the hard limit."""
     import psutil
 
-    out = Outcome("time limits", "ping(sleep=10) with soft 1 s; ping(sleep=20, ignoring the soft signal) with hard 3 s",
-                  "soft: clean failure with the setting to raise; hard: pool process replaced, worker keeps serving")
+    out = Outcome(
+        "time limits",
+        "ping(sleep=10) with soft 1 s; ping(sleep=20, ignoring the soft signal) with hard 3 s",
+        "soft: clean failure with the setting to raise; hard: pool process replaced, worker keeps serving",
+    )
     verdicts = {}
-    for label, kwargs, limits in (("soft", {"sleep": 10}, {"soft_time_limit": 1, "time_limit": 5}),
-                                  ("hard", {"sleep": 20, "stubborn": True}, {"soft_time_limit": 1, "time_limit": 3})):
+    for label, kwargs, limits in (
+        ("soft", {"sleep": 10}, {"soft_time_limit": 1, "time_limit": 5}),
+        ("hard", {"sleep": 20, "stubborn": True}, {"soft_time_limit": 1, "time_limit": 3}),
+    ):
         job = client.submit(names.PING, kwargs, user="chaos", **limits)
         try:
             client.wait(job.task_id, timeout=60)
             verdicts[label] = ("no error", None)
         except Exception as exc:  # the expected outcome
             verdicts[label] = (type(exc).__name__, exc)
-        row = wait_until(lambda: (r := rows([job.id])[0]).status == db.FAILED and r.error and r, 30, 0.2,
-                         f"the {label}-limit job's row marked failed")
+        row = wait_until(
+            lambda job=job: (r := rows([job.id])[0]).status == db.FAILED and r.error and r,
+            30,
+            0.2,
+            f"the {label}-limit job's row marked failed",
+        )
         pool_pid = int(row.worker.rsplit(":", 1)[1])
         try:  # the replaced pool process may take a moment to be reaped on a busy machine
-            gone = bool(wait_until(lambda: not psutil.pid_exists(pool_pid), 15, 0.2, "pool process gone"))
+            gone = bool(wait_until(lambda pool_pid=pool_pid: not psutil.pid_exists(pool_pid), 15, 0.2,
+                                   "pool process gone"))
         except TimeoutError:
             gone = False
         row = rows([job.id])[0]
@@ -336,18 +349,27 @@ def time_limits(stack: Stack) -> Outcome:
     serving = client.wait(client.submit(names.PING, user="chaos").task_id, timeout=60)
     out.figures.update(soft=verdicts["soft"][0], hard=verdicts["hard"][0], next_job_pid=serving["pid"])
     out.submitted = out.deliveries = 2
-    out.observed = (f"soft -> {verdicts['soft'][0]}; hard -> {verdicts['hard'][0]}, pool process replaced: "
-                    f"{out.figures['hard_pid_gone']}; next job served by pid {serving['pid']}")
-    out.ok = (verdicts["soft"][0] == "TimeLimitReached" and verdicts["hard"][0] == "TimeLimitExceeded"
-              and out.figures["hard_pid_gone"] and out.figures["soft_attempts"] == out.figures["hard_attempts"] == 1)
+    out.observed = (
+        f"soft -> {verdicts['soft'][0]}; hard -> {verdicts['hard'][0]}, pool process replaced: "
+        f"{out.figures['hard_pid_gone']}; next job served by pid {serving['pid']}"
+    )
+    out.ok = (
+        verdicts["soft"][0] == "TimeLimitReached"
+        and verdicts["hard"][0] == "TimeLimitExceeded"
+        and out.figures["hard_pid_gone"]
+        and out.figures["soft_attempts"] == out.figures["hard_attempts"] == 1
+    )
     return out
 
 
 def worker_node_killed(stack: Stack, n: int = 8, timeout: float = 900) -> Outcome:
     """kill -9 a whole worker (main process and pool) mid-job; the janitor requeues its job."""
-    out = Outcome("worker node killed", f"{n} diarization jobs over 2 workers; kill -9 one worker's main process "
-                  "and pool; the janitor (beat, every minute) runs", "the stranded job is requeued and finishes; "
-                  "nothing waits for Redis's 2-hour visibility timeout")
+    out = Outcome(
+        "worker node killed",
+        f"{n} diarization jobs over 2 workers; kill -9 one worker's main process "
+        "and pool; the janitor (beat, every minute) runs",
+        "the stranded job is requeued and finishes; nothing waits for Redis's 2-hour visibility timeout",
+    )
     start_drill_workers(stack)
     try:
         job_ids = submit_clips(n, short_clip())
@@ -357,8 +379,12 @@ def worker_node_killed(stack: Stack, n: int = 8, timeout: float = 900) -> Outcom
         killed_at = time.monotonic()
         time.sleep(21)  # the janitor leaves jobs younger than 20 s alone
         report = client.wait(client.send_by_name(names.REQUEUE_STRANDED, queue=QUEUE).id, timeout=300)
-        wait_until(lambda: rows([victim.id])[0].attempts >= 2 or rows([victim.id])[0].status == db.SUCCEEDED,
-                   300, 0.2, "the stranded job running again")
+        wait_until(
+            lambda: rows([victim.id])[0].attempts >= 2 or rows([victim.id])[0].status == db.SUCCEEDED,
+            300,
+            0.2,
+            "the stranded job running again",
+        )
         out.recover_s = round(time.monotonic() - killed_at, 2)
         final = wait_finished(job_ids, timeout)
     finally:
@@ -366,7 +392,9 @@ def worker_node_killed(stack: Stack, n: int = 8, timeout: float = 900) -> Outcom
     tally(out, final, config.load().path("results_dir"))
     out.duplicated = sum(max(0, j.attempts - 1) for j in final if j.id != victim.id)
     out.figures.update(janitor=report, victim_attempts=next(j.attempts for j in final if j.id == victim.id))
-    out.observed = (f"{out.completed}/{n} succeeded; janitor requeued {len(report['requeued'])}; "
-                    f"victim ran {out.figures['victim_attempts']}x")
+    out.observed = (
+        f"{out.completed}/{n} succeeded; janitor requeued {len(report['requeued'])}; "
+        f"victim ran {out.figures['victim_attempts']}x"
+    )
     out.ok = out.completed == n and victim.task_id in report["requeued"] and out.duplicated == 0
     return out

@@ -33,7 +33,9 @@ def build(role: str, where: Path, timeout: float = 1800) -> Path:
 def _run(argv: list[str], timeout: float, cwd: Path | None = None) -> None:
     done = subprocess.run(argv, capture_output=True, text=True, timeout=timeout, cwd=cwd)
     if done.returncode != 0:
-        raise RuntimeError(f"`{' '.join(argv)}` failed ({done.returncode}):\n{done.stdout[-3000:]}{done.stderr[-3000:]}")
+        raise RuntimeError(
+            f"`{' '.join(argv)}` failed ({done.returncode}):\n{done.stdout[-3000:]}{done.stderr[-3000:]}"
+        )
 
 
 def size_on_disk(path: Path) -> int:

@@ -31,7 +31,9 @@ class BackendRegistry:
     def get(self, name: str = "offline", **options: Any):
         """The process-wide instance of backend ``name`` built with ``options`` (loaded on first use)."""
         if name not in self.backends:
-            raise ValueError(f"Unknown {self.kind} backend {name!r}. Choose one of: {', '.join(sorted(self.backends))}.")
+            raise ValueError(
+                f"Unknown {self.kind} backend {name!r}. Choose one of: {', '.join(sorted(self.backends))}."
+            )
         key = (name, _freeze(options))
         with self._lock:
             backend = self._cache.get(key)

@@ -51,7 +51,7 @@ def stitch_to_anchors(activity: np.ndarray, chunk_step_frames: float, stride: in
         mine, theirs = activity[c, : num_frames - shift], activity[a, shift:]
         co = mine.T @ theirs  # (speakers of c, speakers of anchor): frames active together
         rows, cols = linear_sum_assignment(co, maximize=True)
-        for s, t in zip(rows, cols):
+        for s, t in zip(rows, cols, strict=False):
             if not active[c, s]:
                 continue
             own_total = activity[c, :, s].sum()
@@ -98,7 +98,7 @@ class StitchedSpeakerDiarization(SpeakerDiarization):
         else:
             min_frames, clean = -1, data
 
-        pairs = [(int(c), int(s)) for c, s in zip(*np.nonzero(need))]
+        pairs = [(int(c), int(s)) for c, s in zip(*np.nonzero(need), strict=False)]
         embeddings = np.full((num_chunks, num_speakers, self._embedding.dimension), np.nan, dtype=np.float32)
         batch_size = max(1, self.embedding_batch_size)
         total = math.ceil(len(pairs) / batch_size)
@@ -116,7 +116,7 @@ class StitchedSpeakerDiarization(SpeakerDiarization):
                 waveforms.append(cached_waveform)
                 masks.append(torch.from_numpy(np.ascontiguousarray(mask)))
             result = self._embedding(torch.stack(waveforms), masks=torch.stack(masks))
-            for (c, s), vector in zip(batch, result):
+            for (c, s), vector in zip(batch, result, strict=False):
                 embeddings[c, s] = vector
             if hook is not None:
                 hook("embeddings", result, total=total, completed=b + 1)

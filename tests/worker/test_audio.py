@@ -122,7 +122,8 @@ def test_outside_roots_including_symlink(audio_dir, tmp_path):
 def test_sample_values_out_of_range_are_refused(tmp_path, scale):
     """Samples all ×1e30 decoded "fine" and the job answered "no speech found", never saying the levels were invalid."""
     t = np.arange(16000 * 2) / 16000
-    sf.write(tmp_path / "huge.wav", (scale * 0.5 * np.sin(2 * np.pi * 220 * t)).astype("float32"), 16000, subtype="FLOAT")
+    samples = (scale * 0.5 * np.sin(2 * np.pi * 220 * t)).astype("float32")
+    sf.write(tmp_path / "huge.wav", samples, 16000, subtype="FLOAT")
     message = _error(tmp_path / "huge.wav")
     assert "sample values are out of range (peak" in message and "rescale it" in message, message
 

@@ -15,7 +15,7 @@ from echonote.worker.clustering import RelativeAgglomerativeClustering, absorb_s
 def _blobs(sizes, seed=0, dim=16, spread=0.05):
     rng = np.random.default_rng(seed)
     centres = np.eye(dim)[: len(sizes)]
-    return np.concatenate([c + spread * rng.standard_normal((n, dim)) for c, n in zip(centres, sizes)])
+    return np.concatenate([c + spread * rng.standard_normal((n, dim)) for c, n in zip(centres, sizes, strict=False)])
 
 
 def _clusters(embeddings, size, fraction):
