@@ -52,7 +52,8 @@ def talking_to_broker(app=None):
     except Exception as exc:  # kombu raises OperationalError and friends
         if _is_connection_error(exc):
             raise BrokerUnavailable(
-                f"cannot reach the broker at {config.redact_url(cfg.effective_broker_url)} ({type(exc).__name__}: {exc}). "
+                f"cannot reach the broker at {config.redact_url(cfg.effective_broker_url)} "
+                f"({type(exc).__name__}: {exc}). "
                 "Start the stack with `echonote up` (or `make up`), or point ECHONOTE_BROKER_URL at a running Redis."
             ) from exc
         raise
@@ -182,7 +183,8 @@ def finished_value(result):
     return result.result
 
 
-def wait(task_id: str, timeout: float = 600.0, on_progress: Callable[[Progress], None] | None = None, poll: float = 0.2):
+def wait(task_id: str, timeout: float = 600.0, on_progress: Callable[[Progress], None] | None = None,
+         poll: float = 0.2):
     """Wait for a task by id, reporting each new progress observation; return its result.
 
     Raises the task's error on failure and :class:`TimeoutError` after ``timeout``.

@@ -53,7 +53,8 @@ class LocalBar:
         self.out.flush()
 
 
-def follow(items: list[Tracked], timeout: float = 3600.0, out: TextIO | None = None, poll: float = 0.25) -> list[Tracked]:
+def follow(items: list[Tracked], timeout: float = 3600.0, out: TextIO | None = None,
+           poll: float = 0.25) -> list[Tracked]:
     """Poll every task until all are done (or ``timeout``), drawing one bar each."""
     app = client.celery_app()
     out = out or sys.stdout
@@ -82,7 +83,7 @@ def follow(items: list[Tracked], timeout: float = 3600.0, out: TextIO | None = N
             out.write(("\x1b[F" * drawn) + "\n".join(f"{line}\x1b[K" for line in lines) + "\n")
             drawn = len(lines)
         else:
-            for item, line in zip(items, lines):
+            for item, line in zip(items, lines, strict=True):
                 key = f"{item.progress.state}{int(item.progress.percent // 10)}{item.progress.step}"
                 if last_line.get(item.task_id) != key:
                     out.write(line + "\n")
