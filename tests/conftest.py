@@ -29,10 +29,6 @@ os.environ.update(
 for _key in ("ECHONOTE_BROKER_URL", "ECHONOTE_RESULT_BACKEND", "ECHONOTE_WORKSHOP_SCHEDULE_SECONDS"):
     os.environ.pop(_key, None)
 
-# test_cli*.py and test_final_rows.py still import these from here; new code imports them from tests/support.
-from support.cli_runs import run_cli  # noqa: F401
-from support.environments import ROOT, isolated_env  # noqa: F401
-
 from echonote.ops.stack import Stack  # noqa: E402  (after the environment is set)
 
 

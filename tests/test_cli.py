@@ -4,9 +4,11 @@ from __future__ import annotations
 import time
 
 import pytest
-from conftest import free_port, isolated_env, run_cli
+from support.cli_runs import run_cli
+from support.environments import free_port, isolated_env
 
-COMMANDS = [[], ["up"], ["down"], ["status"], ["logs"], ["call"], ["quota"], ["quota", "show"], ["quota", "set"], ["settings"]]
+COMMANDS = [[], ["up"], ["down"], ["status"], ["logs"], ["call"], ["quota"], ["quota", "show"], ["quota", "set"],
+            ["settings"]]
 
 
 @pytest.mark.parametrize("command", COMMANDS, ids=lambda c: " ".join(c) or "echonote")

@@ -35,7 +35,8 @@ def home_of_the_stack(stack, tmp_path):
     any ECHONOTE_*_DIR: the CLI must find the stack through the home alone."""
     home = tmp_path / "home"
     home.mkdir()
-    for name, env in ((".state", "ECHONOTE_STATE_DIR"), ("data", "ECHONOTE_DATA_DIR"), ("results", "ECHONOTE_RESULTS_DIR")):
+    linked = ((".state", "ECHONOTE_STATE_DIR"), ("data", "ECHONOTE_DATA_DIR"), ("results", "ECHONOTE_RESULTS_DIR"))
+    for name, env in linked:
         Path(os.environ[env]).mkdir(parents=True, exist_ok=True)
         (home / name).symlink_to(os.environ[env])
     env = {key: value for key, value in os.environ.items() if key not in DIR_VARS}
@@ -63,7 +64,8 @@ def test_diarize_and_status_from_an_unrelated_folder(home_of_the_stack, tmp_path
 
 def test_status_names_the_state_directory_it_looked_in(tmp_path):
     """`status` said "none started from this state directory" without saying which one."""
-    from conftest import isolated_env, run_cli
+    from support.cli_runs import run_cli
+    from support.environments import isolated_env
 
     env = isolated_env(tmp_path, ECHONOTE_BROKER_URL="redis://127.0.0.1:1/0")
     shown = run_cli("status", env=env, timeout=60)

@@ -2,7 +2,8 @@
 from __future__ import annotations
 
 import pytest
-from conftest import isolated_env, run_cli
+from support.cli_runs import run_cli
+from support.environments import isolated_env
 
 
 @pytest.mark.parametrize("value", ["nan", "inf", "-inf"])

@@ -27,7 +27,8 @@ def test_two_files_with_speaker_bounds_and_out(stack, tmp_path):
         for ext in ("txt", "srt"):
             assert f"wrote {out / (audio.stem + '.' + ext)}" in done.stdout
             assert (out / f"{audio.stem}.{ext}").read_text().strip()
-    assert sorted(p.name for p in out.iterdir()) == ["meeting_room.srt", "meeting_room.txt", "standup.srt", "standup.txt"]
+    expected = ["meeting_room.srt", "meeting_room.txt", "standup.srt", "standup.txt"]
+    assert sorted(p.name for p in out.iterdir()) == expected
 
 
 @pytest.mark.slow

@@ -1,4 +1,5 @@
-"""The notebook panel against a real stack: failed jobs with their reason, whole job labels, Cancel only while running, the user's uploads."""
+"""The notebook panel against a real stack: failed jobs with their reason, whole job labels, Cancel only while
+running, the user's uploads."""
 from __future__ import annotations
 
 import datetime as dt

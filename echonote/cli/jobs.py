@@ -37,9 +37,11 @@ def jobs(user, status, limit, as_json):
         click.echo(json.dumps(rows, indent=2))
         return
     if not rows:
-        click.echo("no jobs" + (" matching those filters" if user or status else " yet") + "; `echonote diarize FILE` submits one")
+        which = " matching those filters" if user or status else " yet"
+        click.echo(f"no jobs{which}; `echonote diarize FILE` submits one")
         return
-    click.echo(f"{'id':<36}  {'kind':<10} {'user':<12} {'status':<9} {'progress':>8}  {'audio':<28} {'seconds':>8}  created")
+    click.echo(f"{'id':<36}  {'kind':<10} {'user':<12} {'status':<9} {'progress':>8}  "
+               f"{'audio':<28} {'seconds':>8}  created")
     for r in rows:
         click.echo(f"{r['id']:<36}  {r['kind'][:10]:<10} {r['user'][:12]:<12} {r['status']:<9} {r['progress']:>7.0f}%  "
                    f"{r['audio'][:28]:<28} {r['seconds']:>8.1f}  {r['created']}")

@@ -14,6 +14,7 @@ import os
 import re
 import secrets
 import shutil
+import time
 from dataclasses import dataclass
 from pathlib import Path
 from typing import BinaryIO
@@ -72,13 +73,20 @@ def _existing(folder: Path) -> Path | None:
     return files[0] if files else None
 
 
+def _touch(path: Path) -> None:
+    """Mark ``path`` used now, to the nanosecond: the kernel's own "now" for file times is coarse (a few ms),
+    so two uploads in quick succession would tie and the newest-first order would be arbitrary."""
+    now = time.time_ns()
+    os.utime(path, ns=(now, now))
+
+
 def _store(original_name: str, digest: str, write, user: str | None) -> Path:
     """The upload with ``digest`` for ``user``: the one already there (mtime touched), else ``write(handle)``'s."""
     name = safe_name(original_name)
     folder = user_root(user) / digest
     found = _existing(folder)
     if found is not None:
-        os.utime(found)
+        _touch(found)
         return found
     private_dir(folder.parent.parent)  # the upload root, then the user's folder, then this content's
     private_dir(folder.parent)
@@ -89,8 +97,9 @@ def _store(original_name: str, digest: str, write, user: str | None) -> Path:
         with create_private(draft) as out:
             write(out)
         os.link(draft, target)  # whole or not at all; a racing twin's file wins
+        _touch(target)
     except FileExistsError:
-        os.utime(target)
+        _touch(target)
     finally:
         draft.unlink(missing_ok=True)
     return target

@@ -331,7 +331,7 @@ def check_partial_chord(outcome, partial) -> str:
         raise NotYet("let some parts succeed and at least one fail.")
     if not isinstance(partial, list) or len(partial) != len(parts):
         raise NotYet(f"partial should be a list with one entry per part ({type(partial).__name__} given).")
-    for got, part in zip(partial, parts):
+    for got, part in zip(partial, parts, strict=True):  # lengths checked above
         if part.successful() and got != part.result:
             raise NotYet("an entry of a part that succeeded is not its result: read them without re-raising errors.")
         if part.failed() and not isinstance(got, BaseException):

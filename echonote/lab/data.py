@@ -38,7 +38,8 @@ def synthetic(n: int = 2, duration: float = 20.0, seed: int = 7) -> list[Path]:
 
 
 def audio_choices(user: str | None = None) -> dict[str, Path]:
-    """Label -> path of the audio the panel offers: ``user``'s uploads (newest first, one per content), samples, synthetic."""
+    """Label -> path of the audio the panel offers: ``user``'s uploads (newest first, one per content),
+    samples, synthetic."""
     cfg = config.load()
     choices: dict[str, Path] = {}
     for upload in uploads.user_uploads(user):
