@@ -9,7 +9,8 @@ import time
 import pytest
 
 from echonote import client, config, db, names
-from echonote.testing.chaos import rows, wait_until
+from echonote.ops.waiting import wait_until
+from echonote.testing.chaos import rows
 
 pytest.importorskip("numpy", reason="the worker extra is not installed")
 

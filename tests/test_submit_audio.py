@@ -50,8 +50,10 @@ def test_submit_diarization_stores_the_same_bytes_once_and_sends_the_given_sourc
 
     staged = client.stage_audio(first, user="dedup")
     job = client.submit_diarization(second, user="dedup", source_name="board meeting.wav")
-    assert db.get_job(job.id).audio_path == str(staged.path), "the same content must reuse the stored upload"
-    assert [p.name for p in staged.path.parent.iterdir()] == ["take1.wav"]
+    sent = Path(db.get_job(job.id).audio_path)
+    assert sent.parent == staged.path.parent and sent.name == "take1_copy.wav"  # the name the user gave
+    assert sent.stat().st_ino == staged.path.stat().st_ino, "the same content must reuse the stored bytes"
+    assert sorted(p.name for p in staged.path.parent.iterdir()) == ["take1.wav", "take1_copy.wav"]
     result = client.wait(job.task_id, timeout=600)
     assert Path(result["rttm_path"]).name.startswith("board_meeting"), result["rttm_path"]
 

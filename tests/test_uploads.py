@@ -35,8 +35,11 @@ def test_same_bytes_staged_twice_reuse_one_file_and_touch_it(tmp_path, upload_ro
     renamed.write_bytes(recording.read_bytes())
     again = [uploads.stage(recording, user="ada"), uploads.stage(renamed, user="ada"),
              uploads.store_bytes(recording.read_bytes(), "from the notebook.wav", user="ada")]
-    assert again == [first] * 3 and _files(upload_root) == [first]
+    # each name the user gave is kept (jobs and outputs show it), the bytes are stored once: links to one file
+    assert again == [first, first.parent / "copy.wav", first.parent / "from_the_notebook.wav"]
+    assert {p.stat().st_ino for p in _files(upload_root)} == {first.stat().st_ino} and first.stat().st_nlink == 3
     assert first.stat().st_mtime > old + 86400, "reuse must count as use for the retention clock"
+    assert [u.path.parent for u in uploads.user_uploads("ada")] == [first.parent]  # one entry per content
 
 
 def test_different_bytes_and_users_get_their_own_files(tmp_path, upload_root):

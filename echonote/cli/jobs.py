@@ -109,18 +109,19 @@ def _describe(found, files) -> None:
 
 def _follow(found, timeout: float):
     """Draw its progress until the task is done; return the job row once the worker has closed it too."""
-    import time
 
     from echonote import db
     from echonote.client.terminal import Tracked, follow
 
     label = Path(found.audio_path).name if found.audio_path else found.kind
     follow([Tracked(label, found.task_id)], timeout=timeout, out=sys.stderr)
-    deadline = time.monotonic() + 10  # the worker writes the row just after it stores the result
-    while found.status not in db.FINISHED_STATES and time.monotonic() < deadline:
-        time.sleep(0.1)
-        found = db.get_job(found.id)
-    return found
+    from echonote.ops.waiting import wait_until
+
+    try:  # the worker writes the row just after it stores the result
+        return wait_until(lambda: (row := db.get_job(found.id)).status in db.FINISHED_STATES and row, 10, 0.1,
+                          f"job {found.id}'s row to record its outcome")
+    except TimeoutError:
+        return db.get_job(found.id)
 
 
 def _result_value(task_id: str):

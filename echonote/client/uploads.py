@@ -3,8 +3,9 @@
 Workers only read inside the configured data/upload roots (a path outside is
 refused), so clients stage other files here first, as
 ``<upload root>/<user>/<first 16 hex of the sha256>/<sanitised original name>``.
-Staging the same bytes again (under any name) reuses that file and touches its
-mtime, which beat's cleanup task reads as "last used". Directories are 0700
+Staging the same bytes again reuses those bytes and touches their mtime, which
+beat's cleanup task reads as "last used"; under a new name it adds a hard link,
+so jobs and outputs keep the name the user gave while the bytes are stored once. Directories are 0700
 and every upload 0600: another local user reads no one's audio.
 """
 from __future__ import annotations
@@ -81,13 +82,21 @@ def _touch(path: Path) -> None:
 
 
 def _store(original_name: str, digest: str, write, user: str | None) -> Path:
-    """The upload with ``digest`` for ``user``: the one already there (mtime touched), else ``write(handle)``'s."""
+    """The upload with ``digest`` for ``user`` under ``original_name``: the bytes already there (mtime touched,
+    and a hard link under this name when it is new: each name the user gave, one copy of the bytes), else
+    ``write(handle)``'s."""
     name = safe_name(original_name)
     folder = user_root(user) / digest
     found = _existing(folder)
     if found is not None:
-        _touch(found)
-        return found
+        named = folder / name
+        if not named.exists():
+            try:
+                os.link(found, named)
+            except FileExistsError:  # a racing twin linked it first
+                pass
+        _touch(named)
+        return named
     private_dir(folder.parent.parent)  # the upload root, then the user's folder, then this content's
     private_dir(folder.parent)
     private_dir(folder)

@@ -22,6 +22,7 @@ from echonote import client, config, db, names
 from echonote.client import uploads
 from echonote.lab import data
 from echonote.lab.tables import Table
+from echonote.ops.waiting import wait_until
 
 BACKENDS = ("offline", "pyannote")
 
@@ -106,7 +107,8 @@ class SubmissionPanel:
             self.message.value = f"<span style='color:#b00'>upload refused: {html.escape(str(exc))}</span>"
             return
         if stored:
-            self.refresh_choices(select=stored)
+            listed = {u.path.parent: u.path for u in uploads.user_uploads()}  # one entry per content
+            self.refresh_choices(select=[listed.get(p.parent, p) for p in stored])
             self.message.value = (f"saved {len(stored)} upload(s) under the upload root: "
                                   + ", ".join(p.name for p in stored))
 
@@ -245,14 +247,17 @@ class SubmissionPanel:
 
     def wait(self, timeout: float = 900.0) -> Table:
         """Block until every job is done (or ``timeout``); return the results table."""
-        deadline = time.monotonic() + timeout
-        while any(not v.done for v in self.jobs):
-            if time.monotonic() > deadline:
-                late = [v.label for v in self.jobs if not v.done]
-                raise TimeoutError(f"still running after {timeout:.0f} s: {late}; see `echonote logs worker`.")
+        def all_done() -> bool:
+            if all(v.done for v in self.jobs):
+                return True
             if self._thread is None or not self._thread.is_alive():
-                self._follow()
-            time.sleep(0.2)
+                self._follow()  # keep the rows moving while this cell waits
+            return False
+
+        def still_running() -> str:
+            return f"{[v.label for v in self.jobs if not v.done]} (see `echonote logs worker`)"
+
+        wait_until(all_done, timeout, 0.2, still_running)
         return self.results_table()
 
 

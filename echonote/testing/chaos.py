@@ -21,6 +21,7 @@ from pathlib import Path
 
 from echonote import client, config, db, names
 from echonote.ops.stack import Stack
+from echonote.ops.waiting import wait_until
 from echonote.results import samples
 
 QUEUE = "chaos"
@@ -53,16 +54,6 @@ def short_clip(seconds: float = 8.0) -> Path:
             dst.setparams(src.getparams())
             dst.writeframes(src.readframes(int(seconds * src.getframerate())))
     return target
-
-
-def wait_until(predicate, timeout: float, interval: float = 0.2, what: str = "condition"):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        value = predicate()
-        if value:
-            return value
-        time.sleep(interval)
-    raise TimeoutError(f"{what} not reached within {timeout:.0f} s")
 
 
 def rows(job_ids: list[str]) -> list[db.Job]:
