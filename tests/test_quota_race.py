@@ -1,7 +1,8 @@
 """The daily quota holds under concurrency: real processes race through the real charge path.
 
 Each submitter is its own Python process calling ``client.submit`` (the charge and the job
-row; the send is replaced by a no-op so that no worker is involved). They all wait for one
+row; the send is replaced by a no-op so that no worker is involved; the session's Redis answers the
+client's broker check, which comes before any charge). They all wait for one
 "go" file, so their transactions really overlap. SQLite always; PostgreSQL as well when
 ``ECHONOTE_TEST_POSTGRES_URL`` names a database (e.g. postgresql+psycopg://postgres@127.0.0.1:5432/scratch).
 """
@@ -84,7 +85,7 @@ def used_seconds(url: str, user: str) -> float:
     return next(u.used_seconds_today for u in db.list_users(url) if u.name == user)
 
 
-def test_thirty_racing_submits_never_overspend_the_quota(tmp_path, database_url):
+def test_thirty_racing_submits_never_overspend_the_quota(stack, tmp_path, database_url):
     """30 processes submit 10 s each against a 100 s quota: exactly 10 get in, usage ends at exactly 100 s
     (it was 30 admitted and 40-80 s stored when the check and the charge were separate statements)."""
     user = f"racer-{uuid.uuid4().hex[:8]}"
@@ -101,7 +102,7 @@ def test_thirty_racing_submits_never_overspend_the_quota(tmp_path, database_url)
     assert sorted(charged) == [10.0] * 10, "one job row per admitted submit, none for a refused one"
 
 
-def test_twenty_racing_first_submits_create_the_user_once(tmp_path, database_url):
+def test_twenty_racing_first_submits_create_the_user_once(stack, tmp_path, database_url):
     """20 processes submit for a user nobody has seen yet: no IntegrityError, one user row, every charge counted
     (12 of 20 failed with 'UNIQUE constraint failed: users.name' when the user was read, then inserted)."""
     user = f"newcomer-{uuid.uuid4().hex[:8]}"

@@ -31,7 +31,6 @@ __all__ = [
     "format_table",
     "read_reference",
     "read_uem",
-    "run_pairs",
     "summarise",
     "timelines_of",
     "write_json",
