@@ -122,18 +122,27 @@ def test_mean_is_per_file_and_total_is_pooled():
 
 
 def test_peak_memory_is_reset_per_stretch_of_work():
-    np = pytest.importorskip("numpy")
-    from echonote.results.benchmark import PeakMemory
-
-    memory = PeakMemory()
-    if memory.method != "VmHWM":
+    """Measured in a fresh interpreter: a test process that loaded models earlier (its allocator tuned, arenas
+    kept) does not hand 50 MB back to the kernel on ``del``, which is not what this checks."""
+    pytest.importorskip("numpy")
+    probe = (
+        "import numpy as np\n"
+        "from echonote.results.benchmark import PeakMemory\n"
+        "memory = PeakMemory()\n"
+        "if memory.method != 'VmHWM':\n"
+        "    print('unsupported'); raise SystemExit\n"
+        "memory.reset()\n"
+        "block = np.ones(50_000_000, dtype=np.uint8)  # 50 MB, touched\n"
+        "with_block = memory.peak_mb()\n"
+        "del block\n"
+        "memory.reset()\n"
+        "print(with_block - memory.peak_mb())\n"
+    )
+    out = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, timeout=120)
+    assert out.returncode == 0, out.stderr
+    if out.stdout.strip() == "unsupported":
         pytest.skip("this kernel does not let a process reset its RSS high-water mark")
-    memory.reset()
-    block = np.ones(50_000_000, dtype=np.uint8)  # 50 MB, touched
-    with_block = memory.peak_mb()
-    del block
-    memory.reset()
-    assert with_block - memory.peak_mb() > 40
+    assert float(out.stdout) > 40
 
 
 # --------------------------------------------------------------------------- the real command
