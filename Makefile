@@ -7,7 +7,7 @@ STAMP := $(VENV)/.installed
 DEV_STAMP := $(VENV)/.installed-dev
 # What `make setup` installs: every role on one machine. The dev extras (pytest, Playwright, linters)
 # come only with `make test`.
-EXTRAS ?= beat,worker,lab
+EXTRAS ?= beat,worker,lab,storage
 # Optional: a PyTorch wheel index with CPU-only builds (about 0.2 GB instead of 2.7 GB of CUDA
 # libraries). Empty = torch from the default index, which works everywhere.
 TORCH_INDEX_URL ?=
