@@ -30,9 +30,16 @@ CONTAINERS = ROOT / "containers"
 IMAGES = {"beat": ("beat", "flower"), "worker": ("worker",), "lab": ("lab",)}  # Containerfile -> roles it starts
 LAYOUT = {  # set by compose.yaml for every role; .env cannot change them
     "ECHONOTE_STATE_DIR", "ECHONOTE_DATA_DIR", "ECHONOTE_UPLOAD_DIR", "ECHONOTE_RESULTS_DIR",
-    "ECHONOTE_BROKER_URL", "ECHONOTE_RESULT_BACKEND",
+    "ECHONOTE_BROKER_URL", "ECHONOTE_RESULT_BACKEND", "ECHONOTE_STORAGE_URL",
 }
-SECRETS = {"ECHONOTE_HF_TOKEN": "worker", "ECHONOTE_FLOWER_BASIC_AUTH": "flower", "JUPYTER_TOKEN": "lab"}
+SECRETS = {  # secret -> the only services that get it
+    "ECHONOTE_HF_TOKEN": {"worker"}, "ECHONOTE_FLOWER_BASIC_AUTH": {"flower"}, "JUPYTER_TOKEN": {"lab"},
+    # the store's root login: MinIO and the one-shot that makes the bucket and the application key
+    "MINIO_ROOT_USER": {"minio", "store-init"}, "MINIO_ROOT_PASSWORD": {"minio", "store-init"},
+    # the application key: whoever reads or writes objects (never beat, Flower or Redis)
+    "AWS_SECRET_ACCESS_KEY": {"worker", "lab", "store-init"},
+}
+ROLES = {"worker", "beat", "flower", "lab"}  # the echonote services (the others are Redis, MinIO and one-shots)
 
 
 def tool(name: str) -> str | None:
@@ -269,6 +276,7 @@ def filled_env(target: Path, **values: str) -> Path:
     """A copy of compose.yaml beside a .env made from .env.example with the required values set."""
     (target / "containers").mkdir(parents=True)
     shutil.copy(CONTAINERS / "compose.yaml", target / "containers")
+    shutil.copy(CONTAINERS / "init-store", target / "containers")
     text = (CONTAINERS / ".env.example").read_text()
     for key, value in values.items():
         text = re.sub(rf"^{key}=$", f"{key}={value}", text, flags=re.M)
@@ -276,7 +284,9 @@ def filled_env(target: Path, **values: str) -> Path:
     return target / "containers" / "compose.yaml"
 
 
-REQUIRED = {"ECHONOTE_REDIS_PASSWORD": "s3cret", "ECHONOTE_FLOWER_BASIC_AUTH": "admin:pw", "JUPYTER_TOKEN": "tok"}
+REQUIRED = {"ECHONOTE_REDIS_PASSWORD": "s3cret", "ECHONOTE_FLOWER_BASIC_AUTH": "admin:pw", "JUPYTER_TOKEN": "tok",
+            "MINIO_ROOT_USER": "rootuser", "MINIO_ROOT_PASSWORD": "rootpass123",
+            "AWS_ACCESS_KEY_ID": "echonote-app", "AWS_SECRET_ACCESS_KEY": "apppass456"}
 
 
 def test_compose_file_passes_docker_compose_config(tmp_path):
@@ -290,6 +300,14 @@ def test_compose_file_passes_docker_compose_config(tmp_path):
     resolved = json.loads(done.stdout)["services"]
     assert resolved["worker"]["environment"]["ECHONOTE_BROKER_URL"] == "redis://:s3cret@redis:6379/0"
     assert resolved["flower"]["ports"][0]["host_ip"] == "127.0.0.1"
+    # The store's logins are the ones written in .env, each where it belongs.
+    assert {k: resolved["minio"]["environment"][k] for k in ("MINIO_ROOT_USER", "MINIO_ROOT_PASSWORD")} == {
+        "MINIO_ROOT_USER": "rootuser", "MINIO_ROOT_PASSWORD": "rootpass123"}
+    for role in ("worker", "lab", "store-init"):
+        env = resolved[role]["environment"]
+        assert (env["AWS_ACCESS_KEY_ID"], env["AWS_SECRET_ACCESS_KEY"]) == ("echonote-app", "apppass456"), role
+        assert env["AWS_ENDPOINT_URL"] == "http://minio:9000" and env["ECHONOTE_STORAGE_URL"].startswith("s3://")
+    assert "apppass456" not in json.dumps(resolved["minio"]) and "rootpass123" not in json.dumps(resolved["worker"])
     # The example file ships empty secrets: compose must refuse while any one is unset, naming it.
     # (One at a time: with several missing, compose names whichever it meets first, in no fixed order.)
     empty = filled_env(tmp_path / "empty")
@@ -303,7 +321,8 @@ def test_compose_file_passes_docker_compose_config(tmp_path):
 
 def test_compose_services_and_scaling():
     services = compose()["services"]
-    assert set(services) == {"redis", "worker", "beat", "flower", "lab"}
+    assert set(services) == ROLES | {"redis", "minio", "store-init", "samples"}
+    assert "ports" not in services["minio"], "the store is reached over the project network, not published"
     assert "ports" not in services["redis"], "Redis must not be published on the host"
     assert "--appendonly yes" in " ".join(services["redis"]["command"]), "Redis should persist its queue"
     assert services["beat"]["deploy"]["replicas"] == 1 and "ports" not in services["beat"]
@@ -312,14 +331,23 @@ def test_compose_services_and_scaling():
         for port in services[name]["ports"]:
             assert port.startswith("127.0.0.1:"), f"{name} publishes {port} beyond loopback"
     assert services["beat"]["build"] == services["flower"]["build"], "beat and Flower share the light image"
-    for name, service in services.items():
-        if name != "redis":
-            assert service["depends_on"]["redis"]["condition"] == "service_healthy"
+    for name in ROLES:
+        assert services[name]["depends_on"]["redis"]["condition"] == "service_healthy"
+    # Whoever reads or writes objects starts after the bucket and its key exist.
+    for name in ("worker", "lab"):
+        assert services[name]["depends_on"]["store-init"]["condition"] == "service_completed_successfully"
+    assert services["store-init"]["depends_on"]["minio"]["condition"] == "service_healthy"
+    assert services["lab"]["depends_on"]["samples"]["condition"] == "service_completed_successfully"
+    assert services["samples"]["build"] == services["worker"]["build"], "the sample comes from the worker image"
+    for one_shot in ("store-init", "samples"):
+        assert services[one_shot]["restart"] == "no", f"{one_shot} runs once and exits"
 
 
 def test_compose_healthchecks_test_the_right_thing():
     services = compose()["services"]
-    check = {name: " ".join(service["healthcheck"]["test"][1:]) for name, service in services.items()}
+    check = {name: " ".join(s["healthcheck"]["test"][1:]) for name, s in services.items() if "healthcheck" in s}
+    assert set(check) == set(services) - {"store-init", "samples"}, "every long-running service has a healthcheck"
+    assert check["minio"] == "mc ready local"
     assert "redis-cli ping" in check["redis"] and "PONG" in check["redis"]
     # The worker pings itself; its start script names the node after the same variable.
     assert "celery -A echonote.celery_app inspect ping" in check["worker"] and "-d worker@$$HOSTNAME" in check["worker"]
@@ -335,16 +363,55 @@ def test_compose_volumes_for_data_results_and_state():
         name: {v.split(":")[1]: v.split(":")[0] for v in service.get("volumes", [])}
         for name, service in services.items()
     }
-    for role in ("worker", "lab"):
-        assert {"/var/lib/echonote/data", "/var/lib/echonote/results", "/var/lib/echonote/state"} <= set(mounts[role])
+    assert {"/var/lib/echonote/data", "/var/lib/echonote/results", "/var/lib/echonote/state"} <= set(mounts["lab"])
     assert mounts["beat"] == {"/var/lib/echonote/state": "state"}
     assert mounts["redis"] == {"/data": "redis"}
+    assert mounts["minio"] == {"/data": "objects"}
+    assert mounts["samples"] == {"/var/lib/echonote/data": "data"}
     assert (
         mounts["lab"]["/home/echonote/notebooks"] == "notebooks" and mounts["lab"]["/srv/notebooks"] == "../notebooks"
     )
-    assert set(compose()["volumes"]) == {"redis", "data", "results", "state", "notebooks"}
+    assert set(compose()["volumes"]) == {"redis", "objects", "data", "results", "state", "notebooks"}
     env = compose()["x-echonote-env"]
     assert env["ECHONOTE_UPLOAD_DIR"].startswith(env["ECHONOTE_DATA_DIR"] + "/"), "uploads live on the data volume"
+
+
+def test_worker_mounts_no_data_or_results_volume_and_reads_the_store():
+    """A worker needs the broker and the store, never the client's disk: what runs in compose
+    is what runs on a machine in another room."""
+    doc = compose()
+    worker = doc["services"]["worker"]
+    sources = {v.split(":")[0] for v in worker.get("volumes", [])}
+    targets = {v.split(":")[1] for v in worker.get("volumes", [])}
+    assert not sources & {"data", "results"}, f"the worker mounts {sorted(sources & {'data', 'results'})}"
+    assert not targets & {"/var/lib/echonote/data", "/var/lib/echonote/results"}, targets
+    assert sources == {"state"}, "only the state volume (the SQLite jobs database) is left"
+    env = worker["environment"]  # x-store-env merged in
+    bucket = env["ECHONOTE_STORAGE_URL"].removeprefix("s3://").split("/")[0]
+    assert bucket and env["AWS_ENDPOINT_URL"] == "http://minio:9000"
+
+
+def test_store_credentials_come_only_from_the_env_file():
+    """No login is written into compose.yaml: each is a required ${VAR:?} from .env (shipped empty)."""
+    text = (CONTAINERS / "compose.yaml").read_text()
+    doc = compose()
+    minio = doc["services"]["minio"]["environment"]
+    for key in ("MINIO_ROOT_USER", "MINIO_ROOT_PASSWORD"):
+        assert minio[key].startswith(f"${{{key}:?"), f"minio's {key} must come from .env: {minio[key]!r}"
+    for key in ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY"):
+        assert doc["x-store-env"][key].startswith(f"${{{key}:?"), doc["x-store-env"][key]
+    for key in ("MINIO_ROOT_USER", "MINIO_ROOT_PASSWORD", "AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY"):
+        assert re.search(rf"^{key}=$", (CONTAINERS / ".env.example").read_text(), flags=re.M), key
+        values = re.findall(rf"^\s*-?\s*{key}[:=]\s*(.*)$", text, flags=re.M)
+        assert values and all(v.startswith(f"${{{key}") for v in values), f"compose.yaml sets {key} to {values}"
+    script = CONTAINERS / "init-store"
+    assert os.access(script, os.X_OK) and subprocess.run(["sh", "-n", str(script)]).returncode == 0
+    body = script.read_text()
+    assert "set -o errexit -o nounset" in body and "mc mb --ignore-existing" in body
+    secret_lines = [line.strip() for line in body.splitlines()
+                    if "$MINIO_ROOT_PASSWORD" in line or "$AWS_SECRET_ACCESS_KEY" in line]
+    assert secret_lines and all(line.startswith("mc ") for line in secret_lines), "a secret is only handed to mc"
+    assert "set -x" not in body and "xtrace" not in body, "tracing would print the logins"
 
 
 def test_compose_passes_every_setting_and_secrets_only_where_needed():
@@ -358,9 +425,10 @@ def test_compose_passes_every_setting_and_secrets_only_where_needed():
             f"{setting.env} reaches no container: add it to x-echonote-env in compose.yaml, "
             "or to .env.example's outside-only list"
         )
-    for secret, role in SECRETS.items():
+    for secret, roles in SECRETS.items():  # (yaml.safe_load resolves the `<<` merges into each service)
         assert secret not in common
-        assert [name for name, s in services.items() if secret in s.get("environment", {})] == [role]
+        given = {name for name, s in services.items() if secret in s.get("environment", {})}
+        assert given == roles, f"{secret} reaches {sorted(given)}, only {sorted(roles)} need it"
 
 
 # ----- .env.example
