@@ -23,6 +23,7 @@ from sqlalchemy import (
     Integer,
     String,
     Text,
+    UniqueConstraint,
     case,
     create_engine,
     event,
@@ -82,6 +83,25 @@ class Job(Base):
     started_at: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
     finished_at: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
     result_path: Mapped[str | None] = mapped_column(Text, nullable=True)
+
+    def as_dict(self) -> dict:
+        return {c.name: getattr(self, c.name) for c in self.__table__.columns}
+
+
+class Voiceprint(Base):
+    """A user's enrolled voice: one speaker embedding per (user, name), with the model that made it."""
+
+    __tablename__ = "voiceprints"
+    __table_args__ = (UniqueConstraint("user_id", "name", name="uq_voiceprint_user_name"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id"), index=True)
+    name: Mapped[str] = mapped_column(String(128))
+    model_name: Mapped[str] = mapped_column(String(64))
+    model_sha256: Mapped[str] = mapped_column(String(64))  # embeddings of two models are never compared
+    embedding: Mapped[str] = mapped_column(Text)  # JSON list of floats (unit length)
+    speech_seconds: Mapped[float] = mapped_column(Float)
+    created_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
 
     def as_dict(self) -> dict:
         return {c.name: getattr(self, c.name) for c in self.__table__.columns}
@@ -449,3 +469,46 @@ def find_jobs(user: str | None = None, status: str | None = None, limit: int = 2
         query = query.where(Job.status == status)
     with session(url) as s:
         return [(job, name) for job, name in s.execute(query)]
+
+
+# ----- voiceprints (echonote speakers ...): the worker computes them, anyone light may list or remove them
+
+def save_voiceprint(user: str, name: str, *, model_name: str, model_sha256: str, embedding: str,
+                    speech_seconds: float, url: str | None = None) -> tuple[Voiceprint, bool]:
+    """Store ``user``'s voiceprint ``name`` (``embedding`` is JSON text); returns it and whether an older
+    one of that name was replaced."""
+    with session(url) as s:
+        owner = get_or_create_user(s, user)
+        old = s.scalar(select(Voiceprint).where(Voiceprint.user_id == owner.id, Voiceprint.name == name))
+        if old is not None:
+            s.delete(old)
+            s.flush()
+        row = Voiceprint(user_id=owner.id, name=name, model_name=model_name, model_sha256=model_sha256,
+                         embedding=embedding, speech_seconds=float(speech_seconds))
+        s.add(row)
+        return row, old is not None
+
+
+def list_voiceprints(user: str, url: str | None = None) -> list[Voiceprint]:
+    """``user``'s voiceprints, by name."""
+    query = (select(Voiceprint).join(User, User.id == Voiceprint.user_id).where(User.name == user)
+             .order_by(Voiceprint.name))
+    with session(url) as s:
+        return list(s.scalars(query))
+
+
+def remove_voiceprint(user: str, name: str, url: str | None = None) -> bool:
+    """Delete ``user``'s voiceprint ``name``; False when there was none."""
+    with session(url) as s:
+        row = s.scalar(select(Voiceprint).join(User, User.id == Voiceprint.user_id)
+                       .where(User.name == user, Voiceprint.name == name))
+        if row is None:
+            return False
+        s.delete(row)
+        return True
+
+
+def job_owner(job_id: str, url: str | None = None) -> str | None:
+    """The name of the user a job belongs to; None when there is no such job."""
+    with session(url) as s:
+        return s.scalar(select(User.name).join(Job, Job.user_id == User.id).where(Job.id == job_id))

@@ -12,6 +12,10 @@ CLEANUP_FILES = "echonote.cleanup_files"
 DIARIZE = "echonote.diarize"
 TRANSCRIBE = "echonote.transcribe"
 ATTRIBUTE = "echonote.attribute"
+#: computes a voiceprint (speaker embedding) from audio clips and stores it under a name for the job's user
+ENROLL_SPEAKER = "echonote.enroll_speaker"
+#: renames a diarization result's speakers after the user's voiceprints (a canvas: diarize -> identify)
+IDENTIFY_SPEAKERS = "echonote.identify_speakers"
 #: a transcript canvas's error callback (link_error): closes the job row when a part fails
 CANVAS_FAILED = "echonote.canvas_failed"
 
@@ -23,6 +27,8 @@ ROUTES = {
     DIARIZE: DIARIZATION_QUEUE,
     TRANSCRIBE: DIARIZATION_QUEUE,
     ATTRIBUTE: DEFAULT_QUEUE,
+    ENROLL_SPEAKER: DIARIZATION_QUEUE,  # runs the speaker-embedding model
+    IDENTIFY_SPEAKERS: DIARIZATION_QUEUE,
     CANVAS_FAILED: DEFAULT_QUEUE,
     RESET_DAILY_QUOTAS: DEFAULT_QUEUE,
     REQUEUE_STRANDED: DEFAULT_QUEUE,

@@ -12,6 +12,7 @@ from echonote.cli import (  # noqa: F401  (each module registers its commands on
     lab,
     quota,
     settings,
+    speakers,
     stack,
     transcribe,
 )

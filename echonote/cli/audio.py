@@ -32,6 +32,22 @@ def audio_arguments(func):
     return click.argument("audio", nargs=-1, required=True, type=click.Path(dir_okay=False, path_type=Path))(func)
 
 
+def identify_option(func):
+    """--identify: name found speakers after the user's voiceprints (``echonote speakers enroll``)."""
+    return click.option("--identify", is_flag=True,
+                        help="Call recognised speakers by their enrolled names (`echonote speakers enroll`); "
+                             "the others stay SPEAKER_NN. Each speaker's similarity score is in the JSON.")(func)
+
+
+def identification_lines(result: dict) -> list[str]:
+    """What --identify did, for people: voiceprints left out (another model) and a note when none applied."""
+    found = result.get("identification") or {}
+    lines = [f"  voiceprint {r['name']} not used: {r['reason']}" for r in found.get("refused", [])]
+    if found.get("note"):
+        lines.append(f"  {found['note']}")
+    return lines
+
+
 def wait_option(func):
     return click.option("--wait/--no-wait", default=True, show_default=True,
                         help="Follow progress and print results; --no-wait prints the command that follows each "

@@ -12,12 +12,15 @@ from echonote.cli.app import EXIT_USAGE, fail, friendly_errors, main
 
 
 def _summary(label: str, result: dict) -> str:
-    speakers = ", ".join(f"{s['speaker']} {s['speech']:.1f}s" for s in result["speakers"]) or "none"
+    speakers = ", ".join(f"{s['speaker']} {s['speech']:.1f}s" + (f" (similarity {s['score']:.2f})"
+                                                                 if s.get("score") is not None else "")
+                         for s in result["speakers"]) or "none"
     note = f" ({result['note']})" if result.get("note") else ""
     return (f"{label}: {result['num_speakers']} speaker(s) [{speakers}] in {result['duration']:.1f} s of audio, "
             f"{len(result['segments'])} turns, overlap {result['overlap']:.1f} s, "
             f"RTF {result.get('rtf') or 0:.3f}{note}\n"
-            f"  rttm: {result['rttm_path']}\n  json: {result['result_path']}")
+            f"  rttm: {result['rttm_path']}\n  json: {result['result_path']}"
+            + "".join(f"\n{line}" for line in cli_audio.identification_lines(result)))
 
 
 def _copy_out(result: dict, rttm: Path | None, json_path: Path | None, many: bool) -> None:
@@ -31,6 +34,7 @@ def _copy_out(result: dict, rttm: Path | None, json_path: Path | None, many: boo
 @main.command()
 @cli_audio.audio_arguments
 @cli_audio.speaker_options
+@cli_audio.identify_option
 @click.option("--backend", type=click.Choice(["offline", "pyannote"]), default=None,
               help="offline: bundled weights (default, ECHONOTE_DIARIZATION_BACKEND); "
                    "pyannote: ECHONOTE_PYANNOTE_PIPELINE.")
@@ -42,7 +46,8 @@ def _copy_out(result: dict, rttm: Path | None, json_path: Path | None, many: boo
               help="Run in this process without a broker (needs the worker extra). Same output.")
 @click.option("--timeout", default=3600.0, show_default=True, help="Seconds to wait for all files.")
 @friendly_errors
-def diarize(audio, num_speakers, min_speakers, max_speakers, backend, wait, rttm, json_out, local, timeout):
+def diarize(audio, num_speakers, min_speakers, max_speakers, identify, backend, wait, rttm, json_out, local,
+            timeout):
     """Who spoke when in each AUDIO file (wav, flac, ogg, mp3, m4a, webm ...).
 
     By default the files are sent by name to the worker through the stack
@@ -54,9 +59,9 @@ def diarize(audio, num_speakers, min_speakers, max_speakers, backend, wait, rttm
     options = {"num_speakers": num_speakers, "min_speakers": min_speakers, "max_speakers": max_speakers,
                "backend": backend}
     if local:
-        results = _run_local(audio, options)
+        results = _run_local(audio, options, identify)
     else:
-        results = _run_remote(audio, options, wait, timeout)
+        results = _run_remote(audio, {**options, "identify": identify}, wait, timeout)
         if results is None:
             return
 
@@ -82,11 +87,12 @@ def _run_remote(audio, options, wait, timeout):
     return [t.error if t.error else t.value for t in tracked]
 
 
-def _run_local(audio, options):
+def _run_local(audio, options, identify=False):
     try:
         from echonote.worker.diarization import diarize_file
     except ImportError as exc:
         cli_audio.worker_extra_missing(exc)
+    from echonote import client
     from echonote.errors import BadInput
     from echonote.worker.diarization import STEP_SPANS
     from echonote.worker.progress import local_progress
@@ -95,7 +101,8 @@ def _run_local(audio, options):
     for path in audio:
         try:  # the same weighted percent and ETA a worker publishes through the stack
             results.append(diarize_file(str(path.resolve()), progress=local_progress(path.name, STEP_SPANS),
-                                        roots=cli_audio.local_roots(path), source_name=path.name, **options))
+                                        roots=cli_audio.local_roots(path), source_name=path.name,
+                                        identify_for=client.current_user() if identify else None, **options))
         except BadInput as exc:
             results.append(exc)
     return results

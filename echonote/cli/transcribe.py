@@ -24,22 +24,25 @@ FORMATS = ("txt", "srt", "vtt", "json")
 @click.option("--backend", type=click.Choice(["offline", "whisper", "endpoint"]), default=None,
               help="offline: bundled tiny.en (default); whisper: ECHONOTE_ASR_MODEL; endpoint: ECHONOTE_ASR_BASE_URL.")
 @cli_audio.speaker_options
+@cli_audio.identify_option
 @cli_audio.wait_option
 @click.option("--local", is_flag=True,
               help="Run in this process without a broker (needs the worker extra). Same output.")
 @click.option("--timeout", default=3600.0, show_default=True, help="Seconds to wait for all files.")
 @friendly_errors
-def transcribe(audio, diarize, formats, out, language, backend, num_speakers, min_speakers, max_speakers, wait, local,
-               timeout):
+def transcribe(audio, diarize, formats, out, language, backend, num_speakers, min_speakers, max_speakers, identify,
+               wait, local, timeout):
     """Speaker-attributed transcript of each AUDIO file.
 
     Through the stack, diarize and transcribe run in parallel on the workers
     and attribute merges them: a chord built from task names only.
     """
     cli_audio.check_request(audio, min_speakers, max_speakers, wait=wait, local=local, copy_flags={"--out": out})
+    if identify and not diarize:
+        fail("--identify names the speakers diarization finds: it needs --diarize (the default)", EXIT_USAGE)
     formats = tuple(dict.fromkeys(formats))
     options = {"language": language, "asr_backend": backend, "num_speakers": num_speakers,
-               "min_speakers": min_speakers, "max_speakers": max_speakers}
+               "min_speakers": min_speakers, "max_speakers": max_speakers, "identify": identify}
     if local:
         results = [_run_local(path, diarize, formats, options) for path in audio]
     else:
@@ -72,7 +75,7 @@ def _run_remote(audio, diarize, formats, options, wait, timeout):
         job, parts = client.submit_transcript(staged, diarize=diarize, formats=formats, language=options["language"],
                                               backend=options["asr_backend"], num_speakers=options["num_speakers"],
                                               min_speakers=options["min_speakers"],
-                                              max_speakers=options["max_speakers"])
+                                              max_speakers=options["max_speakers"], identify=options["identify"])
         cli_audio.announce(path, job.id, wait)
         label = path.name if len(audio) > 1 else ""
         jobs.append((path, [Tracked(f"{label} {name.split('.')[-1]}".strip(), task_id)
@@ -108,6 +111,7 @@ def _run_local(path, diarize, formats, options):
         from echonote.worker.progress import local_progress
     except ImportError as exc:
         cli_audio.worker_extra_missing(exc)
+    from echonote.client import current_user
     from echonote.errors import BadInput
 
     target, roots = path.resolve(), cli_audio.local_roots(path)
@@ -119,7 +123,8 @@ def _run_local(path, diarize, formats, options):
             progress=local_progress(f"{path.name} words", transcription.STEP_SPANS))
         found = diarization.diarize_file(
             str(target), roots=roots, out_dir=Path(words["result_path"]).parent, source_name=path.name,
-            progress=local_progress(f"{path.name} speakers", diarization.STEP_SPANS), **speakers) if diarize else None
+            progress=local_progress(f"{path.name} speakers", diarization.STEP_SPANS),
+            identify_for=current_user() if options["identify"] else None, **speakers) if diarize else None
         return _attribute_here(words, found, target, formats)
     except BadInput as exc:
         return exc

@@ -79,15 +79,17 @@ def _staged(audio: str | Path | StagedAudio, user: str | None, source_name: str 
 
 def submit_diarization(audio: str | Path | StagedAudio, *, num_speakers: int | None = None,
                        min_speakers: int | None = None, max_speakers: int | None = None, backend: str | None = None,
-                       user: str | None = None, source_name: str | None = None, **send_options) -> db.Job:
+                       user: str | None = None, source_name: str | None = None, identify: bool = False,
+                       **send_options) -> db.Job:
     """Diarize ``audio`` (a path, or a :class:`StagedAudio` already checked): stage, measure, charge, send by name.
+    With ``identify``, found speakers take the names of the user's voiceprints (``echonote speakers enroll``).
 
     Unset options are left out of the message, so the worker's settings decide them. ``send_options``
     go to ``send_task`` (e.g. ``queue``).
     """
     staged = _staged(audio, user, source_name)
     options = {"num_speakers": num_speakers, "min_speakers": min_speakers, "max_speakers": max_speakers,
-               "backend": backend}
+               "backend": backend, "identify": identify or None}
     kwargs = {"audio_path": str(staged.path), "source_name": staged.source_name,
               **{key: value for key, value in options.items() if value is not None}}
     return submit(names.DIARIZE, kwargs, kind="diarize", audio_path=str(staged.path), audio_seconds=staged.seconds,
@@ -98,20 +100,21 @@ def submit_transcript(audio: str | Path | StagedAudio, *, diarize: bool = True, 
                       backend: str | None = None, diarization_backend: str | None = None,
                       num_speakers: int | None = None, min_speakers: int | None = None,
                       max_speakers: int | None = None, formats=canvas.DEFAULT_FORMATS, user: str | None = None,
-                      source_name: str | None = None) -> TranscriptJob:
+                      source_name: str | None = None, identify: bool = False) -> TranscriptJob:
     """A transcript of ``audio``: stage, measure, charge, then send by name.
 
     With ``diarize`` (the default) the canvas of :func:`echonote.client.canvas.transcript_canvas`:
     diarize and transcribe in parallel, attribute merges them and writes ``formats``. Without it,
     ``transcribe`` alone (the words, no speakers; the speaker options and ``formats`` do not apply).
-    ``backend`` is the speech recogniser's, ``diarization_backend`` the diarizer's.
+    ``backend`` is the speech recogniser's, ``diarization_backend`` the diarizer's. With ``identify``, the
+    speakers take the names of the user's voiceprints.
     """
     staged = _staged(audio, user, source_name)
     if diarize:
         job, parts = canvas.submit_transcript(
             str(staged.path), audio_seconds=staged.seconds, user=user, source_name=staged.source_name,
             formats=formats, language=language, asr_backend=backend, diarization_backend=diarization_backend,
-            num_speakers=num_speakers, min_speakers=min_speakers, max_speakers=max_speakers)
+            num_speakers=num_speakers, min_speakers=min_speakers, max_speakers=max_speakers, identify=identify)
         return TranscriptJob(job, parts)
     kwargs = {"audio_path": str(staged.path), "source_name": staged.source_name, "language": language,
               "backend": backend}

@@ -23,17 +23,28 @@ DEFAULT_FORMATS = ("txt", "srt", "vtt", "json")
 
 def transcript_canvas(audio_path: str, *, num_speakers=None, min_speakers=None, max_speakers=None,
                       diarization_backend=None, asr_backend=None, language=None, formats=DEFAULT_FORMATS,
-                      source_name: str | None = None):
+                      source_name: str | None = None, identify: bool = False):
     """The chord for a speaker-attributed transcript of ``audio_path``, by name only; every part names
-    its files after ``source_name`` (the user's own file name) when given."""
+    its files after ``source_name`` (the user's own file name) when given. With ``identify``, diarize
+    names the speakers after the user's voiceprints."""
     app = celery_app()
     common = {"audio_path": audio_path, **({"source_name": source_name} if source_name else {})}
-    speakers = {"num_speakers": num_speakers, "min_speakers": min_speakers, "max_speakers": max_speakers}
+    speakers = {"num_speakers": num_speakers, "min_speakers": min_speakers, "max_speakers": max_speakers,
+                **({"identify": True} if identify else {})}
     diarize = app.signature(names.DIARIZE, kwargs={**common, "backend": diarization_backend, **speakers})
     transcribe = app.signature(names.TRANSCRIBE, kwargs={**common, "backend": asr_backend, "language": language})
     attribute = app.signature(names.ATTRIBUTE, kwargs={**common, "formats": list(formats)})
     attribute.on_error(app.signature(names.CANVAS_FAILED))
     return chord(group(diarize, transcribe), attribute)
+
+
+def identify_chain(audio_path: str, *, user: str | None = None, source_name: str | None = None, **speakers):
+    """``diarize | identify_speakers`` by name: diarization's result is the first argument of the task
+    that names its speakers after ``user``'s voiceprints (the owner of the job row when there is one)."""
+    app = celery_app()
+    common = {"audio_path": audio_path, **({"source_name": source_name} if source_name else {})}
+    diarize = app.signature(names.DIARIZE, kwargs={**common, **speakers})
+    return diarize | app.signature(names.IDENTIFY_SPEAKERS, kwargs={"user": user} if user else {})
 
 
 def submit_transcript(audio_path: str, *, audio_seconds: float = 0.0, user: str | None = None, **options):

@@ -19,6 +19,7 @@ from echonote.worker.base_task import JOB_TASK_OPTIONS, EchonoteTask
 from echonote.worker.outputs import output_path, result_dir_for, write_json, write_rttm
 from echonote.worker.paths import output_stem
 from echonote.worker.progress import ProgressReporter
+from echonote.worker.speaker_tasks import owner_of
 
 #: each step's share of a job's time, in percent, measured with the offline backend on CPU (2 cores,
 #: models warmed up) on a 3-minute three-speaker synthetic conversation, mean of 2 runs:
@@ -58,8 +59,9 @@ def _until_written(progress):
 
 def diarize_file(audio_path: str, *, num_speakers=None, min_speakers=None, max_speakers=None, backend=None,
                  progress=None, out_dir: Path | None = None, task_id: str | None = None, roots=None,
-                 source_name: str | None = None) -> dict:
+                 source_name: str | None = None, identify_for: str | None = None) -> dict:
     """Diarize one file and write ``<stem>.rttm`` and ``<stem>.json``; shared by the task and ``--local``.
+    With ``identify_for`` (a user), speakers are named after that user's voiceprints.
 
     The stem (and the RTTM uri) comes from ``source_name``, the user's own file name, when given, else
     from ``audio_path`` (an upload's stored name)."""
@@ -74,6 +76,7 @@ def diarize_file(audio_path: str, *, num_speakers=None, min_speakers=None, max_s
             backend=backend, backend_options=diarization_options(backend, cfg), progress=_until_written(progress),
             roots=roots or cfg.audio_roots,
             limits={"max_duration": cfg.max_audio_seconds, "max_bytes": cfg.max_audio_bytes},
+            identify_for=identify_for,
         )
     except BadInput:
         raise
@@ -98,13 +101,15 @@ def diarize_file(audio_path: str, *, num_speakers=None, min_speakers=None, max_s
 
 @app.task(name=names.DIARIZE, base=EchonoteTask, **JOB_TASK_OPTIONS)
 def diarize(self, audio_path: str, num_speakers=None, min_speakers=None, max_speakers=None, backend=None,
-            job_id=None, source_name=None) -> dict:
+            job_id=None, source_name=None, identify=False) -> dict:
     """Diarize ``audio_path`` (a path under the data/upload roots, never the bytes); outputs are named
-    after ``source_name``, the user's original file name, when the client sends it."""
+    after ``source_name``, the user's original file name, when the client sends it. With ``identify``,
+    speakers are named after the voiceprints of the job's user."""
     if not isinstance(audio_path, str) or not audio_path:
         raise BadInput(f"audio_path must be a non-empty string path, got {audio_path!r}")
     out_dir = result_dir_for(self.request.id)  # refuse a hostile task id before any work is done
     job_id = job_id or jobs.job_id_of(self)
     reporter = ProgressReporter(self, job_id, STEP_SPANS)
     return diarize_file(audio_path, num_speakers=num_speakers, min_speakers=min_speakers, max_speakers=max_speakers,
-                        backend=backend, progress=reporter, out_dir=out_dir, source_name=source_name)
+                        backend=backend, progress=reporter, out_dir=out_dir, source_name=source_name,
+                        identify_for=owner_of(self) if identify else None)

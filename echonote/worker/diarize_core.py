@@ -101,12 +101,15 @@ def run_diarization(
     roots: Iterable[str | os.PathLike] | None = None,
     limits: Limits | Mapping | None = None,
     hook=None,
+    identify_for: str | None = None,
 ) -> dict:
     """Diarize the audio file at ``path`` and return a JSON-serialisable result.
 
     ``progress(step, completed, total)`` is called for decoding, each pipeline step and
     at the end. Bad speaker options raise ``ValueError``; bad audio raises
-    ``AudioInputError`` (a ``ValueError`` too). Models are loaded once per process.
+    ``AudioInputError`` (a ``ValueError`` too). Models are loaded once per process. With
+    ``identify_for`` (a user name), speakers take the names of that user's voiceprints
+    (:func:`echonote.worker.voiceprints.apply_identification`).
     """
     started = time.perf_counter()
     num, low, high = validate_speaker_options(num_speakers, min_speakers, max_speakers)
@@ -138,5 +141,11 @@ def run_diarization(
                                        "backend": backend}, metadata, stage="diarize",
                      marks=(started, decoded_at, loading, loaded_at, finished)),
     }
+    if identify_for is not None:
+        from echonote.worker.voiceprints import apply_identification
+
+        report("identify", 0, 1)
+        result = apply_identification(result, decoded.waveform, identify_for)
+        report("identify", 1, 1)
     report("done", 1, 1)
     return result

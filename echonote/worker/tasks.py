@@ -10,6 +10,7 @@ from echonote.worker import (  # noqa: F401  (registers tasks and signal handler
     janitor,
     jobs,
     log_policy,
+    speaker_tasks,
     transcription,
 )
 
