@@ -106,6 +106,23 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("worker_include", "echonote.worker.tasks",
             "Module(s) the worker loads with --include; beat and Flower never import them."),
     Setting("ready_timeout", 60.0, "Seconds `echonote up` waits for each role to become ready.", _float),
+    # --- object store (workers on other machines: audio in and results out by URI)
+    Setting("storage_url", "",
+            "Object store for uploads and results, as s3://bucket or s3://bucket/prefix (MinIO, Ceph, AWS, or "
+            "`echonote up --role storage`); empty = the local upload and results folders (one machine)."),
+    Setting("storage_endpoint", "",
+            "URL of the S3-compatible server, e.g. http://minio:9000; empty = AWS_ENDPOINT_URL, else the local "
+            "storage role's, else AWS itself."),
+    Setting("storage_access_key", "",
+            "Access key id for the store; empty = AWS_ACCESS_KEY_ID and the usual AWS credential chain (or the "
+            "local storage role's generated key)."),
+    Setting("storage_secret_key", "",
+            "Secret key for the store; empty = AWS_SECRET_ACCESS_KEY and the usual AWS chain; never logged or "
+            "returned.", secret=True),
+    Setting("storage_port", 9390,
+            "Port of the local S3-compatible server `echonote up --role storage` starts (loopback only).", _int),
+    Setting("storage_cache_bytes", 5_000_000_000,
+            "Bytes of fetched audio a worker keeps in its local cache (least recently used goes first).", _int),
     # --- task behaviour
     Setting("soft_time_limit", 3000,
             "Soft time limit of a task in seconds (the task gets a chance to clean up).", _int),

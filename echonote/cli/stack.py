@@ -12,24 +12,36 @@ from echonote.cli.app import EXIT_INCOMPLETE, EXIT_RUNTIME, EXIT_USAGE, fail, fr
 
 
 @main.command()
-@click.option("--role", "roles", multiple=True, type=click.Choice(["redis", "worker", "beat", "flower"]),
-              help="Start only these roles (repeatable). Default: all.")
+@click.option("--role", "roles", multiple=True,
+              type=click.Choice(["redis", "storage", "worker", "beat", "flower"]),
+              help="Start only these roles (repeatable). Default: all; storage (a local S3 emulator, in memory) "
+                   "only when ECHONOTE_STORAGE_URL is set and no other endpoint is.")
 @friendly_errors
 def up(roles):
     """Start the stack (private Redis, worker, beat, Flower) and wait until each is ready.
 
     Running roles are left alone, so a second `up` is harmless. Processes keep
     running after this command exits; stop them with `echonote down`.
+
+    `--role storage` starts a local S3-compatible server (moto's emulator: in
+    memory, gone when it stops; for one machine and tests, not for data you
+    keep), creates the bucket of ECHONOTE_STORAGE_URL and a key, and prints
+    the endpoint. Workers elsewhere need that endpoint and key.
     """
-    from echonote.ops.stack import ROLE_ORDER, Stack
+    from echonote.ops.stack import Stack
 
     stack = Stack(detach=True)
     started = time.monotonic()
-    stack.up(tuple(roles) or ROLE_ORDER)
+    stack.up(tuple(roles) or None)
     for row in stack.status():
         click.echo(f"{row.role:<8} pid {row.pid:<7} {'running' if row.alive else 'stopped'}")
     click.echo(f"ready in {time.monotonic() - started:.1f} s; logs: {stack.log_dir}")
     click.echo(f"Flower: {stack.flower_url()}  ({stack.flower_login()})")
+    if stack.process("storage"):
+        from echonote import storage
+
+        click.echo(f"object store: {stack.storage_endpoint()}  (moto's S3 emulator, in memory; bucket "
+                   f"{storage.role_settings().get('bucket')}, key and secret in {stack.state / storage.ROLE_FILE})")
 
 
 @main.command()

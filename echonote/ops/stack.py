@@ -1,4 +1,4 @@
-"""Start and stop the kit's processes: a private Redis, workers, beat and Flower.
+"""Start and stop the kit's processes: a private Redis, a local object store, workers, beat and Flower.
 
 Used by the CLI (``echonote up``/``down``) and by notebooks::
 
@@ -19,6 +19,10 @@ roles run with umask 077 (their files are 0600), the private Redis requires a
 password (generated per stack unless ``ECHONOTE_REDIS_PASSWORD`` is set) and
 has CONFIG, FLUSHALL, FLUSHDB, DEBUG and MODULE disabled, and Flower always
 asks for a login. One ``up`` runs at a time per state directory (a lock file).
+
+The ``storage`` role is an S3 emulator for one machine and tests (:mod:`echonote.ops.storage_server`:
+in memory, not durable); a plain ``up`` starts it only when ``ECHONOTE_STORAGE_URL`` is set and points
+nowhere else.
 """
 from __future__ import annotations
 
@@ -42,10 +46,11 @@ from pathlib import Path
 import psutil
 
 from echonote import beat_lock, config
+from echonote.ops import storage_server
 from echonote.ops.waiting import wait_until
 from echonote.private_files import open_private_log, private_dir, write_private
 
-ROLE_ORDER = ("redis", "worker", "beat", "flower")
+ROLE_ORDER = ("redis", "storage", "worker", "beat", "flower")
 START_MARKER = "--- echonote starting"
 #: Redis commands the private Redis does not offer: CONFIG SET dir/dbfilename is the classic
 #: file-write primitive, FLUSHALL/FLUSHDB wipe every queue and result, DEBUG and MODULE run code.
@@ -259,6 +264,36 @@ class Stack:
         self._spawn("redis", argv)
         self._wait_ready("redis", self.redis_ping, f"PING on 127.0.0.1:{port}")
 
+    def storage_endpoint(self) -> str:
+        return storage_server.endpoint_for(self.cfg.storage_port)
+
+    def start_storage(self) -> None:
+        """The local S3 server (moto, in memory), its bucket and key: :mod:`~echonote.ops.storage_server`."""
+        if self.process("storage"):
+            return
+        port = self.cfg.storage_port
+        if port_in_use(port):
+            raise StackError(
+                f"port {port} is already taken by another process, so the local object store cannot start. "
+                "Set ECHONOTE_STORAGE_PORT to a free port, or ECHONOTE_STORAGE_ENDPOINT to the store you run."
+            )
+        url = self.storage_endpoint()
+        self._spawn("storage", storage_server.argv(port))
+        self._wait_ready("storage", lambda: storage_server.answers(url), f"HTTP 200 from {url}/moto-api/")
+        try:
+            settings = storage_server.provision(url, storage_server.bucket_name(self.cfg))
+        except Exception as exc:
+            self.stop("storage")
+            raise StackError(f"the local object store at {url} started but could not be set up "
+                             f"({type(exc).__name__}: {exc}).\n--- last lines of {self.log_file('storage')}:\n"
+                             f"{self.log_tail('storage')}") from None
+        storage_server.write_role_file(self.state, settings)
+
+    def default_roles(self) -> tuple[str, ...]:
+        """What a plain ``up`` starts: every role, the local store only when one is configured to be it."""
+        wanted = storage_server.wanted_by_default(self.cfg)
+        return tuple(role for role in ROLE_ORDER if role != "storage" or wanted)
+
     def redis_ping(self) -> bool:
         import redis
 
@@ -371,17 +406,19 @@ class Stack:
             return response.status == 200
 
     # ----- whole stack
-    def up(self, roles: tuple[str, ...] = ROLE_ORDER) -> Stack:
-        """Start the missing roles and wait until each is ready; running ones are left alone.
+    def up(self, roles: tuple[str, ...] | None = None) -> Stack:
+        """Start the missing roles (default: :meth:`default_roles`) and wait until each is ready; running ones
+        are left alone.
 
         One ``up`` at a time per state directory: a second one waits for the
         first, then finds its roles running and starts nothing twice.
         """
+        roles = self.default_roles() if roles is None else roles
         unknown = set(roles) - set(ROLE_ORDER)
         if unknown:
             raise StackError(f"unknown role(s) {sorted(unknown)}; choose from {', '.join(ROLE_ORDER)}")
-        starters = {"redis": self.start_redis, "worker": self.start_worker, "beat": self.start_beat,
-                    "flower": self.start_flower}
+        starters = {"redis": self.start_redis, "storage": self.start_storage, "worker": self.start_worker,
+                    "beat": self.start_beat, "flower": self.start_flower}
         with self.up_lock():
             for role in ROLE_ORDER:
                 if role in roles:
