@@ -339,3 +339,61 @@ def check_partial_chord(outcome, partial) -> str:
     good = sum(p.successful() for p in parts)
     return (f"the callback failed ({type(outcome.result).__name__}) but {good} of {len(parts)} parts' results "
             "were read back from the result backend.")
+
+
+# -- 06 ---------------------------------------------------------------------------------------------------------
+
+
+@check
+def check_speakers_from_store(rttm_speakers, result) -> str:
+    """The speaker labels of a job's RTTM, read from the store by the URI its result lists."""
+    if _untouched(rttm_speakers):
+        raise NotYet("the result says where its outputs went (addresses in the store); echonote.storage reads an "
+                     "object's text on any machine; in an RTTM file each SPEAKER line names its speaker.")
+    if isinstance(rttm_speakers, str) or not isinstance(rttm_speakers, (set, list, tuple, frozenset)):
+        raise NotYet(f"rttm_speakers should be a set of labels, not a {type(rttm_speakers).__name__}.")
+    uri = result.get("rttm_uri") if isinstance(result, dict) else None
+    if not uri:
+        raise NotYet("this result lists no RTTM in the store: run the job above with ECHONOTE_STORAGE_URL set.")
+    from echonote import storage
+
+    lines = [line.split() for line in storage.read_text(uri).splitlines() if line.startswith("SPEAKER")]
+    expected = {fields[7] for fields in lines}
+    if set(rttm_speakers) != expected:
+        raise NotYet(f"you have {len(set(rttm_speakers))} label(s) and they are not the file's: read the RTTM "
+                     "from the store (not a local path) and keep the speaker field of every SPEAKER line.")
+    return f"{len(expected)} speakers in {uri}, read from the store: no machine needed the worker's disk."
+
+
+@check
+def check_sent_by_uri(by_uri, queue=None) -> str:
+    """A diarization sent by name with only an s3:// URI, run by the worker that shares no folder with the kernel."""
+    from echonote.lab import other_machine
+
+    queue = queue or other_machine.QUEUE
+    by_uri = _sent_to_queue(by_uri, queue, "put the file in the store first (echonote.storage has the function "
+                                           "that uploads once per content), then send diarize by name to the other "
+                                           f"machine's queue ({queue!r}) with nothing but the object's address; "
+                                           "keep what sending returns.")
+    from echonote.lab import store_view
+    from echonote.ops import monitor
+
+    consumers = {w.node for w in monitor.workers() if queue in w.queues}
+    if not consumers:
+        raise NotYet(f"no worker consumes {queue!r}: is the other machine's worker still running?")
+    result = by_uri.get(timeout=600, propagate=False)
+    if by_uri.failed():
+        raise NotYet(f"the worker refused the job ({type(result).__name__}: {str(result)[:160]}): send an address "
+                     "it can fetch.")
+    record = store_view.flower_record(by_uri.id)
+    sent = str(record.get("kwargs") or "")
+    if "s3://" not in sent:
+        raise NotYet("the message carried no s3:// address: a path on this machine means nothing to another one; "
+                     "send the URI the upload gave you.")
+    if record.get("worker") not in consumers:
+        raise NotYet(f"{record.get('worker')} ran it, not a consumer of {queue!r}: route it to the other machine.")
+    outputs = [result.get(key) for key in ("rttm_uri", "result_uri") if isinstance(result, dict) and result.get(key)]
+    if not outputs or not all(str(uri).startswith("s3://") for uri in outputs):
+        raise NotYet("the result lists no outputs in the store: is ECHONOTE_STORAGE_URL set for the other machine?")
+    return (f"{record['worker']} fetched {result.get('audio_uri')} from the store and wrote "
+            f"{', '.join(outputs)} back; the message was {len(sent)} characters.")
