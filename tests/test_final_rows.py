@@ -101,6 +101,27 @@ def test_janitor_never_requeues_a_job_whose_worker_process_answers(stack):
     assert final.status == db.SUCCEEDED and final.attempts == 1, final.as_dict()
 
 
+def test_janitor_survives_the_broker_closing_its_connections(stack):
+    """Redis restarted under a running worker: the janitor's next run
+    raised ``ConnectionError: Connection closed by server`` from its pooled connection and did nothing that
+    minute. It now retries once on a fresh connection and closes what it should."""
+    db.set_quota("dropped", 1000)
+    db.reset_daily_quotas()
+
+    def lost_row():  # a row whose message never reached the broker: the janitor must read the broker to close it
+        return client.submit(names.PING, user="dropped", audio_seconds=1, sender=lambda *args, **kwargs: None)
+
+    first = lost_row()
+    assert first.id in run_janitor(orphan_after=0)["closed"]  # the worker's pool now holds broker connections
+    stack.stop("redis")  # as test_reliability's restart drill does: every pooled connection is now dead
+    stack.start_redis()
+    assert client.wait(client.send_by_name(names.PING).id, timeout=120)["pid"], "the worker reconnects"
+    second = lost_row()
+    report = run_janitor(orphan_after=0)
+    assert second.id in report["closed"], report
+    assert db.get_job(second.id).status == db.FAILED
+
+
 DELETED_DB_PROBE = """
 import sys
 from echonote import db

@@ -37,6 +37,8 @@ import socket
 import time
 
 import psutil
+import redis.exceptions
+from kombu.exceptions import OperationalError
 from sqlalchemy import select
 
 from echonote import db, names
@@ -177,13 +179,30 @@ def close_orphans(min_age: float = ORPHAN_AFTER, recheck_after: float = 1.0) -> 
     return closed
 
 
+#: what a broker connection that Redis closed (a restart, an idle timeout, CLIENT KILL) raises on first use
+BROKER_DROPPED = (redis.exceptions.ConnectionError, redis.exceptions.TimeoutError, OperationalError,
+                  ConnectionError)
+
+
 @app.task(name=names.REQUEUE_STRANDED, base=EchonoteTask)
 def requeue_stranded(orphan_after: float = ORPHAN_AFTER) -> dict:
     """Restore the unacked messages of jobs whose worker died and close rows whose message is gone.
 
-    With no job "started", no worker is asked anything (the broadcast and its replies are skipped)."""
+    With no job "started", no worker is asked anything (the broadcast and its replies are skipped).
+    A pooled broker connection that Redis closed fails on first use: the pool is emptied and the run is
+    tried once more on fresh connections (every step is safe to repeat); a second failure is raised."""
+    try:
+        return _janitor_run(float(orphan_after))
+    except BROKER_DROPPED as exc:
+        logger.info("broker connection dropped (%s: %s); trying once more on a fresh connection",
+                    type(exc).__name__, exc)
+        app.pool.force_close_all()
+        return _janitor_run(float(orphan_after))
+
+
+def _janitor_run(orphan_after: float) -> dict:
     if not started_jobs_exist():
-        closed = close_orphans(float(orphan_after))
+        closed = close_orphans(orphan_after)
         logger.debug("no started jobs: no workers asked; %d row(s) closed", len(closed))
         return {"alive_workers": None, "stranded": 0, "requeued": [], "closed": closed}
     alive = live_workers()
@@ -208,7 +227,7 @@ def requeue_stranded(orphan_after: float = ORPHAN_AFTER) -> dict:
         for task_id in requeued:
             db.requeue(stranded[task_id].id, f"requeued: worker {stranded[task_id].worker} stopped answering")
             logger.warning("requeued job %s: its worker %s is gone", task_id, stranded[task_id].worker)
-    closed = close_orphans(float(orphan_after))
+    closed = close_orphans(orphan_after)
     return {"alive_workers": len(alive), "stranded": len(stranded), "requeued": requeued, "closed": closed}
 
 
