@@ -37,16 +37,6 @@ REAL_DEV = ROOT.parent / "shared" / "data" / "real-dev"
 ENROL_SECONDS = 8.0
 
 
-def read_rttm(path: Path) -> list[dict]:
-    segments = []
-    for line in path.read_text().splitlines():
-        fields = line.split()
-        if fields and fields[0] == "SPEAKER":
-            start, length = float(fields[3]), float(fields[4])
-            segments.append({"start": start, "end": start + length, "speaker": fields[7]})
-    return segments
-
-
 def intersect(regions, speech):
     """Parts of ``regions`` inside ``speech`` (both sorted lists of (start, end))."""
     out = []
@@ -116,6 +106,7 @@ def choose(same, different, max_far):
 
 
 def load_sets(args, detector):
+    from echonote.results.plots import read_rttm
     from echonote.worker.audio import decode_audio
 
     sets = []
@@ -159,6 +150,7 @@ def identification_target(user: str = "bench"):
     from pyannote.metrics.identification import IdentificationErrorRate
 
     from echonote import config
+    from echonote.results.plots import read_rttm
     from echonote.results.samples import pyannote_sample_dir
     from echonote.worker.audio import decode_audio
     from echonote.worker.backend_options import diarization_options
