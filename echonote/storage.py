@@ -43,8 +43,8 @@ from echonote.errors import BadInput, TransientError
 
 __all__ = [
     "READ_ONLY_SCHEMES", "ROLE_FILE", "Location", "ObjectInfo", "Store", "configured", "download", "filesystem",
-    "head_bytes", "is_uri", "object_info", "parse", "parse_store_url", "role_settings", "storage_options",
-    "translate_errors", "upload_file", "upload_key", "write_result",
+    "head_bytes", "is_uri", "object_info", "parse", "parse_store_url", "put_file", "read_text", "result_uri",
+    "role_settings", "storage_options", "translate_errors", "upload_file", "upload_key", "write_result",
 ]
 
 #: schemes workers may read but never write
@@ -406,20 +406,29 @@ def upload_file(path: str | os.PathLike, *, user: str, name: str | None = None, 
     return key, True
 
 
-def write_result(local: str | os.PathLike, task_id: str, cfg: config.Config | None = None,
-                 store: Store | None = None) -> str:
-    """Copy a finished output file to ``<store>/results/<task id>/<its name>``; return that URI.
-
-    Call only with a store configured; the task id and name were already checked as plain names."""
-    cfg = cfg or config.load()
+def result_uri(task_id: str, name: str, store: Store | None = None, cfg: config.Config | None = None) -> str:
+    """Where a job's output file ``name`` goes in the store: ``<store>/results/<task id>/<name>``."""
     store = store or configured(cfg)
     if store is None:
         raise BadInput("no object store is configured (ECHONOTE_STORAGE_URL) to write results to.")
+    return store.uri("results", task_id, name)
+
+
+def put_file(local: str | os.PathLike, uri: str, cfg: config.Config | None = None) -> str:
+    """Copy the local file to the object ``uri`` (s3://, with its sha256 as metadata); return ``uri``."""
+    location = parse(uri)
+    if location.scheme != "s3":
+        raise BadInput(f"{uri}: echonote writes only to s3:// objects; {location.scheme} is read-only here.")
     local = Path(local)
-    target = store.uri("results", task_id, local.name)
-    with translate_errors(target, cfg):
-        _put(filesystem("s3", cfg), local, target[len("s3://"):], {SHA256_META: _sha256_of(local)}, None)
-    return target
+    with translate_errors(uri, cfg):
+        _put(filesystem("s3", cfg), local, location.path, {SHA256_META: _sha256_of(local)}, None)
+    return uri
+
+
+def write_result(local: str | os.PathLike, task_id: str, cfg: config.Config | None = None,
+                 store: Store | None = None) -> str:
+    """Copy a finished output file to :func:`result_uri` (its own name under the task's folder); return that URI."""
+    return put_file(local, result_uri(task_id, Path(local).name, store, cfg), cfg)
 
 
 def read_text(uri: str, cfg: config.Config | None = None) -> str:

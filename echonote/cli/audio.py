@@ -27,9 +27,37 @@ def speaker_options(func):
     return func
 
 
+class AudioURI(str):
+    """An AUDIO argument that names an object (s3://bucket/key, https://...): sent as is, never opened here."""
+
+    @property
+    def name(self) -> str:
+        from echonote import storage
+
+        return storage.parse(self).name
+
+    def resolve(self) -> AudioURI:
+        return self
+
+
+class AudioParam(click.ParamType):
+    """A local audio file (a Path) or an object's URI (an :class:`AudioURI`)."""
+
+    name = "audio"
+
+    def convert(self, value, param, ctx):
+        from echonote import storage
+
+        if isinstance(value, str) and storage.is_uri(value):
+            if value.lower().startswith("file://"):
+                return Path(storage.parse(value).path)
+            return AudioURI(value)
+        return click.Path(dir_okay=False, path_type=Path).convert(value, param, ctx)
+
+
 def audio_arguments(func):
-    """One or more AUDIO files."""
-    return click.argument("audio", nargs=-1, required=True, type=click.Path(dir_okay=False, path_type=Path))(func)
+    """One or more AUDIO files: local paths, or objects as s3://bucket/key or https://... (sent as is)."""
+    return click.argument("audio", nargs=-1, required=True, type=AudioParam())(func)
 
 
 def identify_option(func):
@@ -64,7 +92,7 @@ def check_request(audio, min_speakers, max_speakers, *, wait: bool, local: bool,
     if min_speakers and max_speakers and min_speakers > max_speakers:
         _usage_error(f"--min-speakers ({min_speakers}) is greater than --max-speakers ({max_speakers})")
     for path in audio:
-        if not path.is_file():
+        if not isinstance(path, AudioURI) and not path.is_file():
             _usage_error(f"{path}: no such file")
 
 
@@ -73,15 +101,18 @@ def stage_for_workers(audio) -> list:
     job is sent; the broker is asked first, so a down one copies nothing. A file no job could take
     (not audio, empty, too long) is a usage error."""
     from echonote import client
+    from echonote.client.terminal import TransferBar
 
     client.check_broker()
     staged = []
     for path in audio:
         try:
-            found = client.stage_audio(path, source_name=path.name)
+            found = client.stage_audio(path, source_name=path.name, progress=TransferBar(f"upload {path.name}"))
         except client.BadAudio as exc:
             _usage_error(str(exc))
-        if found.path != path.resolve():
+        if found.uri and found.uri != str(path):
+            click.echo(f"{path}: in the object store as {found.uri}", err=True)
+        elif not found.uri and found.path != path.resolve():
             click.echo(f"{path}: stored as {found.path} (workers read only under the data/upload roots)", err=True)
         staged.append(found)
     return staged
@@ -98,12 +129,24 @@ def announce(path: Path, job_id: str, wait: bool) -> None:
         click.echo(f"  follow it with: {follow_command(job_id)}")
 
 
+def result_file(result: dict, path_key: str, uri_key: str) -> str:
+    """Where to read one of a job's output files: its URI in the object store when the worker wrote one
+    there (the worker may be another machine), else its path."""
+    return result.get(uri_key) or result[path_key]
+
+
 def copy_result(source: str | Path, target: Path) -> Path:
-    """Copy a result file to ``target`` (a folder keeps the file's name) and say where it went."""
+    """Copy a result file (a path, or an object's URI) to ``target`` (a folder keeps the file's name) and say
+    where it went."""
+    from echonote import storage
+
     if target.is_dir():
-        target = target / Path(source).name
+        target = target / storage.parse(str(source)).name
     target.parent.mkdir(parents=True, exist_ok=True)
-    shutil.copyfile(source, target)
+    if storage.is_uri(str(source)):
+        target.write_text(storage.read_text(str(source)), encoding="utf-8")
+    else:
+        shutil.copyfile(source, target)
     click.echo(f"  wrote {target}")
     return target
 
@@ -127,6 +170,8 @@ def local_roots(path: Path) -> list[Path]:
     """--local reads the files its user names: the roots guard a shared worker, not one's own shell."""
     from echonote import config
 
+    if isinstance(path, AudioURI):
+        return config.load().audio_roots  # an object: fetched into the cache, no folder of the user's to allow
     return [*config.load().audio_roots, path.resolve().parent]
 
 

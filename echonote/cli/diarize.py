@@ -28,7 +28,7 @@ def _copy_out(result: dict, rttm: Path | None, json_path: Path | None, many: boo
         if wanted:
             if many:
                 wanted.mkdir(parents=True, exist_ok=True)
-            cli_audio.copy_result(result[key], wanted)
+            cli_audio.copy_result(cli_audio.result_file(result, key, key.replace("_path", "_uri")), wanted)
 
 
 @main.command()

@@ -6,6 +6,7 @@ from pathlib import Path
 
 import click
 
+from echonote import storage
 from echonote.cli import audio as cli_audio
 from echonote.cli.app import EXIT_USAGE, fail, friendly_errors, main
 
@@ -53,8 +54,9 @@ def transcribe(audio, diarize, formats, out, language, backend, num_speakers, mi
     def show(path, result):
         if len(audio) > 1:
             click.echo(f"==> {path} <==")
-        click.echo(Path(result["files"][formats[0]]).read_text(), nl=False)
-        for fmt, written in result["files"].items():
+        stored = result.get("file_uris") or {}  # in the object store when the worker wrote them there
+        click.echo(storage.read_text(stored.get(formats[0]) or result["files"][formats[0]]), nl=False)
+        for fmt, written in {**result["files"], **stored}.items():
             click.echo(f"{fmt}: {written}", err=True)
             if out:
                 out.mkdir(parents=True, exist_ok=True)

@@ -11,6 +11,7 @@ what it decodes and settles the difference (:func:`echonote.db.reconcile_charge`
 from __future__ import annotations
 
 import contextlib
+import io
 import re
 import shutil
 import struct
@@ -50,31 +51,44 @@ def duration_seconds(path: str | Path) -> float | None:
 
 def _pcm_wav_seconds(path: Path) -> float | None:
     """Frames actually present in a PCM WAV's data chunk (its declared size clamped to the file); None if not one."""
-    size = path.stat().st_size
     with path.open("rb") as fh:
-        if fh.read(4) != b"RIFF" or fh.read(8)[4:] != b"WAVE":
+        return _pcm_wav_stream_seconds(fh, path.stat().st_size)
+
+
+def wav_header_seconds(head: bytes, size: int) -> float | None:
+    """A PCM WAV's length from its first bytes ``head`` and its whole ``size`` (an object in a store, read with
+    one ranged request): the data chunk clamped to the bytes present; None if it is not a PCM WAV or the
+    header goes past ``head``."""
+    with contextlib.suppress(ValueError, struct.error):
+        return _pcm_wav_stream_seconds(io.BytesIO(head), size)
+    return None
+
+
+def _pcm_wav_stream_seconds(fh, size: int) -> float | None:
+    """The data chunk of the WAV read from ``fh`` (``size`` bytes in all), in seconds; None if not a PCM WAV."""
+    if fh.read(4) != b"RIFF" or fh.read(8)[4:] != b"WAVE":
+        return None
+    rate = block = None
+    while True:
+        head = fh.read(8)
+        if len(head) < 8:
             return None
-        rate = block = None
-        while True:
-            head = fh.read(8)
-            if len(head) < 8:
+        chunk, length = head[:4], struct.unpack("<I", head[4:])[0]
+        if chunk == b"fmt ":
+            fmt = fh.read(min(length, 40))
+            tag, _channels, rate, _byte_rate, block = struct.unpack("<HHIIH", fmt[:14])
+            if tag == _EXTENSIBLE and len(fmt) >= 26:
+                tag = struct.unpack("<H", fmt[24:26])[0]
+            if tag not in _PCM_FORMATS or not rate or not block:
+                return None  # compressed WAV: blocks hold many frames, let ffmpeg count them
+            fh.seek(length - len(fmt) + (length & 1), 1)
+        elif chunk == b"data":
+            if rate is None:
                 return None
-            chunk, length = head[:4], struct.unpack("<I", head[4:])[0]
-            if chunk == b"fmt ":
-                fmt = fh.read(min(length, 40))
-                tag, _channels, rate, _byte_rate, block = struct.unpack("<HHIIH", fmt[:14])
-                if tag == _EXTENSIBLE and len(fmt) >= 26:
-                    tag = struct.unpack("<H", fmt[24:26])[0]
-                if tag not in _PCM_FORMATS or not rate or not block:
-                    return None  # compressed WAV: blocks hold many frames, let ffmpeg count them
-                fh.seek(length - len(fmt) + (length & 1), 1)
-            elif chunk == b"data":
-                if rate is None:
-                    return None
-                present = min(length, size - fh.tell())
-                return present // block / rate
-            else:
-                fh.seek(length + (length & 1), 1)
+            present = min(length, size - fh.tell())
+            return present // block / rate
+        else:
+            fh.seek(length + (length & 1), 1)
 
 
 def ffmpeg_for_probing() -> str | None:

@@ -15,9 +15,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import NamedTuple
 
-from echonote import config, db, names
-from echonote.client import audio_info, canvas, uploads
-from echonote.client.jobs import ClientError, check_broker, submit
+from echonote import config, db, names, storage
+from echonote.client import audio_info, canvas, remote_audio, uploads
+from echonote.client.jobs import ClientError, check_broker, current_user, submit
 from echonote.errors import BadInput
 
 
@@ -29,9 +29,15 @@ class BadAudio(ClientError, BadInput):
 class StagedAudio:
     """A file where workers may read it, with the seconds a job on it is charged."""
 
-    path: Path  # what workers read: the file itself under the data roots, else its copy in the upload root
+    path: Path | None  # the local file: itself under the data roots, else its copy in the upload root (None: an object)
     seconds: float  # measured (a size-based guess only when nothing could measure it)
     source_name: str  # the user's own file name: the worker names the job's output files after it
+    uri: str = ""  # the object's address (s3://, https://) when the audio is in a store: what workers fetch
+
+    @property
+    def address(self) -> str:
+        """What the task carries: the object's URI, else the local path."""
+        return self.uri or str(self.path)
 
 
 class TranscriptJob(NamedTuple):
@@ -41,13 +47,28 @@ class TranscriptJob(NamedTuple):
     parts: dict[str, str]
 
 
-def stage_audio(path: str | Path, *, user: str | None = None, source_name: str | None = None) -> StagedAudio:
+def stage_audio(path: str | Path, *, user: str | None = None, source_name: str | None = None,
+                progress: storage.Progress | None = None) -> StagedAudio:
     """``path`` staged for the workers and measured; raises :class:`BadAudio` for a file no job could take.
 
-    The broker is asked first (:class:`~echonote.client.BrokerUnavailable`), so a down one copies nothing.
+    With an object store configured (``ECHONOTE_STORAGE_URL``) a local file is uploaded there instead,
+    once per content (``progress(sent, total)`` follows the bytes), and the job carries its URI; a URI
+    (``s3://``, ``https://``) is checked and measured where it is (:mod:`echonote.client.remote_audio`)
+    and sent as is. The broker is asked first (:class:`~echonote.client.BrokerUnavailable`), so a down
+    one copies nothing.
     """
-    source = Path(path).expanduser()
     check_broker()
+    if storage.is_uri(str(path)):
+        try:
+            location = storage.parse(str(path))
+        except BadInput as exc:
+            raise BadAudio(str(exc)) from None
+        if location.remote:
+            return _stage_object(str(location), source_name or location.name)
+        path = location.path
+    source = Path(path).expanduser()
+    if storage.configured() is not None:
+        return _stage_in_store(source, user, source_name or source.name, progress)
     try:
         staged = uploads.stage(source, user=user)
     except (FileNotFoundError, ValueError) as exc:  # missing, or a name that is not an audio type
@@ -57,20 +78,51 @@ def stage_audio(path: str | Path, *, user: str | None = None, source_name: str |
 
 def _measured_seconds(path: Path) -> float:
     """The charge for ``path``; refuses an empty file and one over the limits the worker applies."""
+    return _checked_seconds(path.name, path.stat().st_size, lambda: audio_info.duration_seconds(path),
+                            lambda: audio_info.size_guess_seconds(path))
+
+
+def _checked_seconds(name: str, size: int, measure, guess) -> float:
+    """``measure()`` (else ``guess()``) seconds for a file of ``size`` bytes, refused when empty or over a limit."""
     cfg = config.load()
-    size = path.stat().st_size
     if size == 0:
-        raise BadAudio(f"{path.name} is empty (0 bytes); choose a file that contains audio.")
+        raise BadAudio(f"{name} is empty (0 bytes); choose a file that contains audio.")
     if size > cfg.max_audio_bytes:
-        raise BadAudio(f"{path.name} is {size:,} bytes, larger than the limit of {cfg.max_audio_bytes:,} "
+        raise BadAudio(f"{name} is {size:,} bytes, larger than the limit of {cfg.max_audio_bytes:,} "
                        "(ECHONOTE_MAX_AUDIO_BYTES). Compress it (e.g. to FLAC or Opus) or split it.")
-    seconds = audio_info.duration_seconds(path)
+    seconds = measure()
     if seconds is None:
-        return audio_info.size_guess_seconds(path)
+        return guess()
     if seconds > cfg.max_audio_seconds:
-        raise BadAudio(f"{path.name} lasts {seconds:,.0f} s, longer than the limit of {cfg.max_audio_seconds:,.0f} s "
+        raise BadAudio(f"{name} lasts {seconds:,.0f} s, longer than the limit of {cfg.max_audio_seconds:,.0f} s "
                        "(ECHONOTE_MAX_AUDIO_SECONDS). Split it into shorter parts.")
     return seconds
+
+
+def _audio_name(name: str) -> str:
+    try:
+        return uploads.safe_name(name)
+    except ValueError as exc:  # not an audio type
+        raise BadAudio(str(exc)) from None
+
+
+def _stage_in_store(source: Path, user: str | None, source_name: str, progress) -> StagedAudio:
+    """Measure the local file, then upload it to the store (once per content); the job carries its URI."""
+    if not source.is_file():
+        raise BadAudio(f"{source}: no such file. Check the path (relative paths start at {Path.cwd()}).")
+    name = _audio_name(source.name)
+    seconds = _measured_seconds(source)  # before any byte is sent: a file too long is refused here
+    uri = remote_audio.upload(source, user=user or current_user(), name=name, progress=progress, refused=BadAudio)
+    return StagedAudio(source.resolve(), seconds, source_name, uri)
+
+
+def _stage_object(uri: str, source_name: str) -> StagedAudio:
+    """An object named by URI: checked (it exists, we may read it, an audio type, within the limits) and
+    measured where it is (:func:`echonote.client.remote_audio.measure`), never downloaded here."""
+    _audio_name(source_name)
+    size, seconds = remote_audio.measure(uri, refused=BadAudio)
+    return StagedAudio(None, _checked_seconds(uri, size, lambda: seconds,
+                                              lambda: size / remote_audio.GUESS_BYTES_PER_SECOND), source_name, uri)
 
 
 def _staged(audio: str | Path | StagedAudio, user: str | None, source_name: str | None) -> StagedAudio:
@@ -90,9 +142,9 @@ def submit_diarization(audio: str | Path | StagedAudio, *, num_speakers: int | N
     staged = _staged(audio, user, source_name)
     options = {"num_speakers": num_speakers, "min_speakers": min_speakers, "max_speakers": max_speakers,
                "backend": backend, "identify": identify or None}
-    kwargs = {"audio_path": str(staged.path), "source_name": staged.source_name,
+    kwargs = {"audio_path": staged.address, "source_name": staged.source_name,
               **{key: value for key, value in options.items() if value is not None}}
-    return submit(names.DIARIZE, kwargs, kind="diarize", audio_path=str(staged.path), audio_seconds=staged.seconds,
+    return submit(names.DIARIZE, kwargs, kind="diarize", audio_path=staged.address, audio_seconds=staged.seconds,
                   user=user, **send_options)
 
 
@@ -112,12 +164,12 @@ def submit_transcript(audio: str | Path | StagedAudio, *, diarize: bool = True, 
     staged = _staged(audio, user, source_name)
     if diarize:
         job, parts = canvas.submit_transcript(
-            str(staged.path), audio_seconds=staged.seconds, user=user, source_name=staged.source_name,
+            staged.address, audio_seconds=staged.seconds, user=user, source_name=staged.source_name,
             formats=formats, language=language, asr_backend=backend, diarization_backend=diarization_backend,
             num_speakers=num_speakers, min_speakers=min_speakers, max_speakers=max_speakers, identify=identify)
         return TranscriptJob(job, parts)
-    kwargs = {"audio_path": str(staged.path), "source_name": staged.source_name, "language": language,
+    kwargs = {"audio_path": staged.address, "source_name": staged.source_name, "language": language,
               "backend": backend}
-    job = submit(names.TRANSCRIBE, kwargs, kind="transcribe", audio_path=str(staged.path),
+    job = submit(names.TRANSCRIBE, kwargs, kind="transcribe", audio_path=staged.address,
                  audio_seconds=staged.seconds, user=user)
     return TranscriptJob(job, {names.TRANSCRIBE: job.task_id})

@@ -94,3 +94,26 @@ def follow(items: list[Tracked], timeout: float = 3600.0, out: TextIO | None = N
         if time.monotonic() > deadline:
             raise TimeoutError(f"{sum(not i.done for i in items)} task(s) still running after {timeout:.0f} s")
         time.sleep(poll)
+
+
+class TransferBar:
+    """``progress(done, total)`` for bytes sent or fetched (an upload to the object store): a bar redrawn in
+    place on a terminal, else a line per tenth; nothing for a transfer that never starts (already stored)."""
+
+    def __init__(self, label: str, out: TextIO | None = None, width: int = BAR_WIDTH):
+        self.label, self.out, self.width = label, out or sys.stderr, width
+        self._started = time.monotonic()
+        self._tenth = -1
+
+    def __call__(self, done: int, total: int) -> None:
+        fraction = done / total if total else 1.0
+        rate = done / max(time.monotonic() - self._started, 1e-6) / 1e6
+        filled = int(round(self.width * fraction))
+        line = (f"{self.label[:28]:<28} [{'#' * filled}{'.' * (self.width - filled)}] {100 * fraction:5.1f}% "
+                f"{done / 1e6:,.1f}/{total / 1e6:,.1f} MB  {rate:,.1f} MB/s")
+        if self.out.isatty():
+            self.out.write(f"\r{line}\x1b[K" + ("\n" if done >= total else ""))
+        elif int(10 * fraction) != self._tenth:
+            self._tenth = int(10 * fraction)
+            self.out.write(line + "\n")
+        self.out.flush()

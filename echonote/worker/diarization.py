@@ -16,7 +16,7 @@ from echonote.errors import BadInput
 from echonote.worker import jobs
 from echonote.worker.backend_options import diarization_options
 from echonote.worker.base_task import JOB_TASK_OPTIONS, EchonoteTask
-from echonote.worker.outputs import output_path, result_dir_for, write_json, write_rttm
+from echonote.worker.outputs import copy_to_store, output_path, result_dir_for, store_uris, write_json, write_rttm
 from echonote.worker.paths import output_stem
 from echonote.worker.progress import ProgressReporter
 from echonote.worker.speaker_tasks import owner_of
@@ -90,9 +90,11 @@ def diarize_file(audio_path: str, *, num_speakers=None, min_speakers=None, max_s
     if progress:
         progress("write", 0, 1)
     rttm = write_rttm(result, rttm_target, uri=stem)
+    stored = store_uris(out, rttm_uri=rttm, result_uri=json_target)  # where they go in the store, if one is set
     result.update(result_path=str(json_target), rttm_path=str(rttm), worker_pid=os.getpid(),
-                  model_loads=model_loads())
+                  model_loads=model_loads(), **stored)
     write_json(result, json_target)
+    copy_to_store(stored, {"rttm_uri": rttm, "result_uri": json_target})
     if progress:
         progress("write", 1, 1)
         progress("done", 1, 1)

@@ -1,8 +1,8 @@
 """A job's audio in: the per-job limits and the decode step every job starts with.
 
-Diarization and transcription both call :func:`decode_step`: it decodes the file
-within the job's roots and limits, reports the ``decode`` step and settles the
-job's charge on the duration actually decoded.
+Diarization and transcription both call :func:`decode_step`: it decodes the file (a local
+path within the job's roots, or an object by URI through the worker's cache) within the job's
+limits, reports the ``decode`` step and settles the job's charge on the duration actually decoded.
 """
 
 from __future__ import annotations
@@ -10,9 +10,11 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass
 
-from echonote.worker.audio import DEFAULT_MAX_BYTES, DEFAULT_MAX_DURATION, DecodedAudio, decode_audio
+from echonote import storage
+from echonote.worker import object_cache
+from echonote.worker.audio import DEFAULT_MAX_BYTES, DEFAULT_MAX_DURATION, AudioInputError, DecodedAudio, decode_audio
 
-__all__ = ["Limits", "decode_step"]
+__all__ = ["Limits", "decode_any", "decode_step"]
 
 
 @dataclass(frozen=True)
@@ -34,10 +36,27 @@ class Limits:
         return cls(**value)
 
 
+def decode_any(path, roots, limits: Limits) -> DecodedAudio:
+    """Decode a local path (within ``roots``) or an object's URI (s3://, https://: fetched into the worker's
+    cache first, see :mod:`echonote.worker.object_cache`); a remote result's ``path`` is its URI."""
+    location = storage.parse(path)
+    if not location.remote:
+        return decode_audio(location.path, roots=roots, max_duration=limits.max_duration, max_bytes=limits.max_bytes)
+    uri = str(location)
+    with object_cache.local_copy(uri, max_bytes=limits.max_bytes) as local:
+        try:
+            decoded = decode_audio(local, roots=None, max_duration=limits.max_duration, max_bytes=limits.max_bytes)
+        except AudioInputError as exc:  # name the object, not the cache's file
+            raise AudioInputError(str(exc).replace(str(local), uri).replace(local.name, uri)) from None
+    decoded.path = uri
+    return decoded
+
+
 def decode_step(path, roots, limits: Limits, report) -> DecodedAudio:
-    """Decode ``path`` within the job's roots and limits, reporting the ``decode`` step."""
+    """Decode ``path`` (a path or URI, :func:`decode_any`) within the job's roots and limits, reporting the
+    ``decode`` step."""
     report("decode", 0, 1)
-    decoded = decode_audio(path, roots=roots, max_duration=limits.max_duration, max_bytes=limits.max_bytes)
+    decoded = decode_any(path, roots, limits)
     from echonote.worker.charging import settle_charge
 
     settle_charge(decoded.duration)  # the job is charged what was decoded (refused beyond the quota)

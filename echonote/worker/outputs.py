@@ -1,5 +1,9 @@
 """A job's files out: where they go, and writing them atomically (JSON, RTTM) with a few retries.
 
+With an object store configured (``ECHONOTE_STORAGE_URL``) each finished file is also copied to
+``<store>/results/<task id>/<name>`` and the result lists those URIs, so a client on another
+machine reads them there (:func:`store_uris`, :func:`copy_to_store`).
+
 Readers never see half a file: each one is written beside its target and renamed
 over it. Only the write is retried (a disk that is full now may have room in a
 moment); the job's work is never re-run for it.
@@ -16,7 +20,8 @@ import time
 from collections.abc import Mapping
 from pathlib import Path
 
-from echonote import config
+from echonote import config, storage
+from echonote.errors import TransientError
 from echonote.worker.paths import safe_child
 
 __all__ = [
@@ -24,8 +29,10 @@ __all__ = [
     "WRITE_TRIES",
     "annotation_to_segments",
     "atomic_write",
+    "copy_to_store",
     "output_path",
     "result_dir_for",
+    "store_uris",
     "write_json",
     "write_rttm",
 ]
@@ -84,6 +91,32 @@ def atomic_write(path: str | os.PathLike, text: str, tries: int = WRITE_TRIES, p
                "Check that the worker may write there, or point ECHONOTE_RESULTS_DIR elsewhere.")
             + " The job's work was done once and is not repeated; submit it again once this is fixed."
         ) from None
+
+
+def store_uris(out_dir: Path, **files: str | os.PathLike) -> dict[str, str]:
+    """``{field: URI}`` each output file will have in the object store (``results/<task id>/<name>``, the task id
+    being ``out_dir``'s name); {} when no store is configured. No I/O: the URIs go into the result first."""
+    store = storage.configured()
+    if store is None:
+        return {}
+    return {field: storage.result_uri(Path(out_dir).name, Path(path).name, store) for field, path in files.items()}
+
+
+def copy_to_store(uris: Mapping[str, str], files: Mapping[str, str | os.PathLike], tries: int = WRITE_TRIES,
+                  pause: float = 0.5) -> None:
+    """Put each finished file ``files[field]`` at ``uris[field]``; a store that fails is tried again a few times
+    (only the copy, never the job's work), then :class:`ResultWriteError` with the store's reason."""
+    for field, uri in uris.items():
+        for attempt in range(1, tries + 1):
+            try:
+                storage.put_file(files[field], uri)
+                break
+            except TransientError as exc:
+                if attempt == tries:
+                    raise ResultWriteError(f"could not copy {Path(files[field]).name} to {uri} after {tries} tries: "
+                                           f"{exc} The job's work was done once and is not repeated; submit it "
+                                           "again once the store answers.") from None
+                time.sleep(pause * attempt)
 
 
 def annotation_to_segments(annotation) -> list[dict]:

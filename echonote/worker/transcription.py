@@ -14,7 +14,7 @@ from echonote.celery_app import app
 from echonote.errors import BadInput, TransientError
 from echonote.worker import jobs
 from echonote.worker.base_task import JOB_TASK_OPTIONS, EchonoteTask
-from echonote.worker.outputs import output_path, result_dir_for, write_json
+from echonote.worker.outputs import copy_to_store, output_path, result_dir_for, store_uris, write_json
 from echonote.worker.paths import output_stem
 from echonote.worker.progress import ProgressReporter
 
@@ -46,9 +46,11 @@ def transcribe_file(audio_path: str, *, backend=None, language=None, progress=No
         raise BadInput(str(exc)) from None
     out = out_dir or result_dir_for(task_id)
     target = output_path(out, output_stem(source_name, audio_path), ".words.json")
-    result.update(result_path=str(target), model_loads=model_loads())
+    stored = store_uris(out, result_uri=target)  # where it goes in the store, if one is set
+    result.update(result_path=str(target), model_loads=model_loads(), **stored)
     write_json(result, target)  # retried on its own; a full disk does not re-run the model
     return result
+    copy_to_store(stored, {"result_uri": target})
 
 
 @app.task(name=names.TRANSCRIBE, base=EchonoteTask, **JOB_TASK_OPTIONS)
@@ -76,8 +78,13 @@ def attribute(self, parts, audio_path=None, formats=DEFAULT_FORMATS, source_name
     try:
         # build_transcript names files after its audio_path's stem: hand it the safe stem with a dummy suffix
         named = f"{output_stem(source_name, audio_path)}.audio" if (source_name or audio_path) else None
-        return build_transcript(parts, audio_path=named, formats=tuple(formats), out_dir=out_dir)
+        merged = build_transcript(parts, audio_path=named, formats=tuple(formats), out_dir=out_dir)
     except ValueError as exc:
         raise BadInput(str(exc)) from None
     except OSError as exc:
         raise TransientError(f"could not write transcripts: {exc}") from exc
+    stored = store_uris(out_dir, **merged["files"])  # {format: URI} when a store is set
+    copy_to_store(stored, merged["files"])
+    if stored:
+        merged.update(file_uris=stored, result_uri=stored.get("json"))
+    return merged
