@@ -147,13 +147,17 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("max_audio_bytes", 2_000_000_000, "Largest audio file a job accepts, in bytes.", _int),
     # --- transcription
     Setting("asr_backend", "offline",
-            "Default transcription backend: offline (bundled tiny.en), whisper (ECHONOTE_ASR_MODEL) or endpoint."),
+            "Default transcription backend: offline (bundled tiny.en for English, Whisper base for other languages), "
+            "whisper (ECHONOTE_ASR_MODEL) or endpoint."),
     Setting("asr_model", "",
             "For the whisper backend: a faster-whisper model name (downloads once, needs the hub) or a local "
             "model directory; for the endpoint backend: the model name it is sent (empty = whisper-1)."),
     Setting("asr_base_url", "",
             "For the endpoint backend: base URL of an OpenAI-compatible server, e.g. http://127.0.0.1:8000/v1."),
     Setting("asr_api_key", "", "For the endpoint backend: its API key; never logged or returned.", secret=True),
+    Setting("model_cache", "",
+            "Folder for models assembled from installed wheels (the multilingual Whisper base, 150 MB); empty = "
+            "models/ in the state dir."),
     # --- schedule and quotas
     Setting("workshop_schedule_seconds", 0,
             "If > 0, beat runs reset_daily_quotas every N seconds instead of daily at 00:00 UTC.", _int),
@@ -232,6 +236,12 @@ class Config:
     def audio_roots(self) -> list[Path]:
         """Where tasks may read audio from: the data and upload roots."""
         return [self.path("data_dir"), self.path("upload_dir")]
+
+    @property
+    def model_cache_path(self) -> Path:
+        """Where models assembled from wheels are kept (ECHONOTE_MODEL_CACHE, else models/ in the state dir)."""
+        return Path(self.values["model_cache"]).expanduser().resolve() if self.values["model_cache"] else (
+            self.state_path / "models")
 
     @property
     def effective_database_url(self) -> str:

@@ -143,8 +143,11 @@ def test_backend_options_come_from_the_settings():
     assert diarization_options("offline", cfg) == {"device": "cpu", "torch_threads": 2}
     assert diarization_options("pyannote", cfg) == {"device": "cpu", "torch_threads": 2, "pipeline": "/models/pipe",
                                                     "token": "hf_x"}
-    assert transcription_options("offline", cfg) == {"device": "cpu"}
-    assert transcription_options("whisper", cfg) == {"device": "cpu", "model": "small.en"}
+    cache = str(cfg.model_cache_path)
+    assert transcription_options("offline", cfg) == {"device": "cpu", "model_cache": cache}
+    assert transcription_options("whisper", cfg) == {"device": "cpu", "model": "small.en", "model_cache": cache}
+    assert cache == str(cfg.state_path / "models")
+    assert config.load({"ECHONOTE_MODEL_CACHE": "/srv/models"}).model_cache_path.as_posix() == "/srv/models"
     assert transcription_options("endpoint", cfg) == {"base_url": "http://127.0.0.1:9/v1", "api_key": "k-123",
                                                       "model": "small.en"}
     with pytest.raises(BadInput, match="ECHONOTE_PYANNOTE_PIPELINE"):

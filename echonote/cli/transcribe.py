@@ -21,9 +21,10 @@ FORMATS = ("txt", "srt", "vtt", "json")
               help="Transcript formats to write (repeatable); the first is printed.")
 @click.option("--out", type=click.Path(file_okay=False, path_type=Path),
               help="Also copy the transcripts into this folder.")
-@click.option("--language", help="Language code (e.g. en); default: detect.")
+@click.option("--language", help="Language code (e.g. en, de, es); default: detect it from the first 30 s of speech.")
 @click.option("--backend", type=click.Choice(["offline", "whisper", "endpoint"]), default=None,
-              help="offline: bundled tiny.en (default); whisper: ECHONOTE_ASR_MODEL; endpoint: ECHONOTE_ASR_BASE_URL.")
+              help="offline (default): bundled tiny.en for English, Whisper base for other languages; "
+                   "whisper: ECHONOTE_ASR_MODEL; endpoint: ECHONOTE_ASR_BASE_URL.")
 @cli_audio.speaker_options
 @cli_audio.identify_option
 @cli_audio.wait_option

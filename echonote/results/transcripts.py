@@ -26,7 +26,8 @@ def build_transcript(parts, *, audio_path: str | None, formats, out_dir: Path) -
     merged.update(
         duration=transcription.get("duration"),
         language=transcription.get("language"),
-        transcription={k: transcription.get(k) for k in ("backend", "model", "timings", "rtf")},
+        language_probability=transcription.get("language_probability"),
+        transcription={k: transcription.get(k) for k in ("backend", "model", "language_detection", "timings", "rtf")},
         diarization=({k: diarization.get(k) for k in ("backend", "num_speakers", "timings", "rtf")}
                      if diarization else None),
     )

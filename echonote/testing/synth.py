@@ -26,7 +26,10 @@ from pathlib import Path
 
 import numpy as np
 
-__all__ = ["Voice", "Turn", "conversation_file", "far_away", "generate_conversation", "generate_set", "main"]
+from echonote.testing.phrasebooks import GERMAN, SPANISH, Phrasebook
+
+__all__ = ["PHRASEBOOKS", "Voice", "Turn", "conversation_file", "far_away", "generate_conversation", "generate_set",
+           "main"]
 
 SAMPLE_RATE = 16_000
 ACCENTS = ["en-us", "en-gb", "en-gb-scotland", "en-gb-x-rp", "en-gb-x-gbclan", "en-gb-x-gbcwmd", "en-029",
@@ -47,6 +50,9 @@ FOLLOWS = ["Does that make sense?", "What do you all think?", "Let us put it in 
            "I can send a summary afterwards.", "We can discuss the details offline.",
            "That is all from me.", "Any objections?", "Let me know if I missed something.", ""]
 BACKCHANNELS = ["yeah", "right", "okay", "sure", "mm hmm", "exactly", "true", "I see"]
+#: language -> what its speakers say (``generate_conversation(..., language="de")``)
+PHRASEBOOKS = {"en": Phrasebook(ACCENTS, SUBJECTS, OPENERS, CLAIMS, FOLLOWS, BACKCHANNELS), "de": GERMAN,
+               "es": SPANISH}
 
 
 @dataclass(frozen=True)
@@ -120,10 +126,11 @@ def _turn(speaker: str, offset: float, regions, text: str) -> Turn:
     return Turn(speaker, placed[0][0], placed[-1][1], text, placed)
 
 
-def _make_voices(rng: np.random.Generator, count: int, tract_spread: float = 0.0) -> list[Voice]:
+def _make_voices(rng: np.random.Generator, count: int, tract_spread: float = 0.0,
+                 accents: list[str] = ACCENTS) -> list[Voice]:
     """Distinct voices: no two share a variant; accents, pitch, speed (and vocal tract) spread apart."""
     variants = rng.choice(VARIANTS, size=count, replace=False)
-    accents = rng.choice(ACCENTS, size=count, replace=count > len(ACCENTS))
+    accents = rng.choice(accents, size=count, replace=count > len(accents))
     pitches = rng.permutation(np.linspace(25, 75, count).round().astype(int))
     speeds = rng.permutation(np.linspace(135, 195, count).round().astype(int))
     tracts = np.ones(count)
@@ -136,11 +143,11 @@ def _make_voices(rng: np.random.Generator, count: int, tract_spread: float = 0.0
     ]
 
 
-def _sentence(rng: np.random.Generator) -> str:
-    claim = str(rng.choice(CLAIMS)).format(s=rng.choice(SUBJECTS))
-    parts = [f"{rng.choice(OPENERS)} {claim}."]
+def _sentence(rng: np.random.Generator, book: Phrasebook = PHRASEBOOKS["en"]) -> str:
+    claim = str(rng.choice(book.claims)).format(s=rng.choice(book.subjects))
+    parts = [f"{rng.choice(book.openers)} {claim}."]
     if rng.random() < 0.5:
-        parts.append(str(rng.choice(FOLLOWS)))
+        parts.append(str(rng.choice(book.follows)))
     return " ".join(p for p in parts if p)
 
 
@@ -167,17 +174,20 @@ def generate_conversation(uri: str, seed: int, *, duration: float = 90.0, num_sp
                           overlap_rate: float = 0.15, backchannel_rate: float = 0.15,
                           noise_snr_db: float | None = None,
                           far: dict[int, float] | None = None,
-                          tract_spread: float = 0.0) -> tuple[np.ndarray, list[Turn], list[Voice]]:
+                          tract_spread: float = 0.0,
+                          language: str = "en") -> tuple[np.ndarray, list[Turn], list[Voice]]:
     """Build one conversation of roughly ``duration`` seconds; returns (waveform, turns, voices).
 
     ``far`` maps a speaker index to a speech level in dBFS: that speaker talks from across
     the room (reverberant, quiet), e.g. ``{1: -35.0}``; the others keep their espeak level.
     ``tract_spread`` (e.g. 0.2) gives the voices vocal tracts from 1/1.2 to 1.2 times espeak's,
     so they differ in timbre as people do, not only in pitch.
+    ``language``: a key of :data:`PHRASEBOOKS` (en, de, es): what is said, by that language's voices.
     """
+    book = PHRASEBOOKS[language]
     rng = np.random.default_rng(seed)
     count = num_speakers or int(rng.integers(2, 6))
-    voices = _make_voices(rng, count, tract_spread)
+    voices = _make_voices(rng, count, tract_spread, book.accents)
     pieces: list[tuple[float, np.ndarray, Voice, str]] = []  # (offset, audio, voice, text)
     turns: list[Turn] = []
     with tempfile.TemporaryDirectory(prefix="echonote-synth-") as tmp:
@@ -185,7 +195,7 @@ def generate_conversation(uri: str, seed: int, *, duration: float = 90.0, num_sp
         cursor, previous = float(rng.uniform(0.3, 1.5)), None
         while cursor < duration:
             s = _next_speaker(rng, count, previous)
-            text = " ".join(_sentence(rng) for _ in range(int(rng.integers(1, 3))))
+            text = " ".join(_sentence(rng, book) for _ in range(int(rng.integers(1, 3))))
             audio = _say(text, voices[s], workdir)
             regions = _voiced_regions(audio)
             if far and s in far:
@@ -200,7 +210,7 @@ def generate_conversation(uri: str, seed: int, *, duration: float = 90.0, num_sp
 
             if count > 1 and rng.random() < backchannel_rate and end - cursor > 2.0:
                 listener = _next_speaker(rng, count, s)
-                word = str(rng.choice(BACKCHANNELS))
+                word = str(rng.choice(book.backchannels))
                 short = _say(word, voices[listener], workdir)
                 short_regions = _voiced_regions(short)
                 if far and listener in far:

@@ -34,6 +34,7 @@ def transcription_options(backend: str, cfg: config.Config) -> dict:
     """Keyword arguments for transcription backend ``backend`` (``offline``, ``whisper`` or ``endpoint``)."""
     if backend == "endpoint":
         return {"base_url": cfg.asr_base_url, "api_key": cfg.asr_api_key, "model": cfg.asr_model}
+    # the model cache: where the bundled multilingual model is assembled (the whisper backend asks it the language)
     if backend == "whisper":
-        return {"model": cfg.asr_model, "device": cfg.device}
-    return {"device": cfg.device}
+        return {"model": cfg.asr_model, "device": cfg.device, "model_cache": str(cfg.model_cache_path)}
+    return {"device": cfg.device, "model_cache": str(cfg.model_cache_path)}

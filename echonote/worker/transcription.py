@@ -18,7 +18,8 @@ from echonote.worker.outputs import copy_to_store, output_path, result_dir_for, 
 from echonote.worker.paths import output_stem
 from echonote.worker.progress import ProgressReporter
 
-STEP_SPANS = {"decode": (0.0, 5.0), "transcribe": (5.0, 97.0), "write": (97.0, 100.0), "done": (100.0, 100.0)}
+STEP_SPANS = {"decode": (0.0, 5.0), "language": (5.0, 8.0), "transcribe": (8.0, 97.0), "write": (97.0, 100.0),
+              "done": (100.0, 100.0)}
 DEFAULT_FORMATS = ("txt", "srt", "vtt", "json")
 
 

