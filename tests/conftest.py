@@ -26,8 +26,14 @@ os.environ.update(
         "PYANNOTE_METRICS_ENABLED": "false",
     }
 )
-for _key in ("ECHONOTE_BROKER_URL", "ECHONOTE_RESULT_BACKEND", "ECHONOTE_WORKSHOP_SCHEDULE_SECONDS"):
+for _key in ("ECHONOTE_BROKER_URL", "ECHONOTE_RESULT_BACKEND", "ECHONOTE_WORKSHOP_SCHEDULE_SECONDS",
+             "ECHONOTE_STORAGE_URL", "ECHONOTE_STORAGE_ENDPOINT", "ECHONOTE_STORAGE_ACCESS_KEY",
+             "ECHONOTE_STORAGE_SECRET_KEY",
+             # a developer's own cloud credentials and endpoint never reach a test (or a store it starts)
+             "AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN", "AWS_ENDPOINT_URL", "AWS_PROFILE",
+             "AWS_DEFAULT_REGION", "AWS_REGION"):
     os.environ.pop(_key, None)
+os.environ["AWS_CONFIG_FILE"] = os.environ["AWS_SHARED_CREDENTIALS_FILE"] = os.devnull  # nor ~/.aws
 
 from echonote.ops.stack import Stack  # noqa: E402  (after the environment is set)
 
@@ -41,4 +47,15 @@ def stack():
 
     release_pending_results()
     s.down()
+
+
+@pytest.fixture(scope="session")
+def object_store(tmp_path_factory):
+    """The session's object store: the storage role (moto's S3 emulator, in memory) on a free port, with its
+    own state folder, bucket ``echonote`` and generated key (tests/support/object_store.py)."""
+    from support.object_store import start_store
+
+    store = start_store(tmp_path_factory.mktemp("object-store"))
+    yield store
+    store.stack.down()
 

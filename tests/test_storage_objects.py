@@ -1,0 +1,220 @@
+"""Objects against a real S3 server (the storage role's moto emulator on a free port): uploads once per
+content, the worker's cache (bounded, shared by processes, hash-checked) and every bad input a store
+gives, each a clear BadInput or a bounded-retry TransientError."""
+from __future__ import annotations
+
+import hashlib
+import json
+import multiprocessing
+import time
+
+import pytest
+from support.environments import free_port
+from support.object_store import requests_in_log, wav_bytes
+
+from echonote import storage
+from echonote.errors import BadInput, TransientError
+
+pytest.importorskip("s3fs")
+
+
+@pytest.fixture
+def store(object_store, monkeypatch):
+    """This test process reaches the session's store through the ECHONOTE_STORAGE_* settings."""
+    for key, value in object_store.env().items():
+        monkeypatch.setenv(key, value)
+    return object_store
+
+
+def _put(store, key: str, data: bytes, **metadata) -> str:
+    store.client().put_object(Bucket=store.bucket, Key=key, Body=data, Metadata=metadata)
+    return f"s3://{store.bucket}/{key}"
+
+
+def test_the_role_refuses_a_wrong_key(object_store):
+    """Authentication is on after set-up: a store that took any key would hide the wrong-credentials case."""
+    import botocore.exceptions
+
+    with pytest.raises(botocore.exceptions.ClientError, match="SignatureDoesNotMatch|InvalidAccessKeyId"):
+        object_store.client(secret="wrong").list_objects_v2(Bucket=object_store.bucket)
+    listed = object_store.client().list_objects_v2(Bucket=object_store.bucket)
+    assert listed["ResponseMetadata"]["HTTPStatusCode"] == 200
+
+
+def test_the_same_file_twice_is_one_upload(store, tmp_path):
+    data = wav_bytes(1.0) + b"once"  # content no other test uploads
+    first, second = tmp_path / "meeting.wav", tmp_path / "same bytes, new name.wav"
+    first.write_bytes(data)
+    second.write_bytes(data)
+    uri, sent = storage.upload_file(first, user="tester")
+    again, sent_again = storage.upload_file(second, user="tester", name="same_bytes_new_name.wav")
+    digest = hashlib.sha256(data).hexdigest()
+    assert (sent, sent_again, again) == (True, False, uri)
+    assert uri == f"s3://echonote/uploads/tester/{digest[:16]}/meeting.wav"
+    assert requests_in_log(store.log(), "PUT", f"/echonote/uploads/tester/{digest[:16]}/") == 1
+    head = store.client().head_object(Bucket="echonote", Key=uri.split("/", 3)[3])
+    assert head["Metadata"]["sha256"] == digest  # what the worker's cache checks the bytes against
+
+
+def test_an_upload_reports_its_bytes(store, tmp_path):
+    source = tmp_path / "big.wav"
+    source.write_bytes(wav_bytes(2.0) + b"progress")
+    seen = []
+    storage.upload_file(source, user="tester", progress=lambda done, total: seen.append((done, total)))
+    assert seen and seen[-1] == (source.stat().st_size, source.stat().st_size)
+
+
+# ----- the bad-input list, as the worker meets it (decode_any is what every job calls)
+def _decode(uri, **limits):
+    pytest.importorskip("numpy")
+    from echonote.worker.inputs import Limits, decode_any
+
+    return decode_any(uri, [], Limits(**limits))
+
+
+def test_a_missing_object_is_bad_input(store):
+    with pytest.raises(BadInput, match=r"s3://echonote/no/such\.wav does not exist .*upload the file again"):
+        _decode("s3://echonote/no/such.wav")
+    with pytest.raises(BadInput, match="does not exist"):
+        _decode("s3://no-such-bucket/a.wav")
+
+
+def test_no_permission_is_bad_input(store, monkeypatch):
+    iam = store.client("iam")
+    iam.create_user(UserName="no-rights")
+    key = iam.create_access_key(UserName="no-rights")["AccessKey"]
+    uri = _put(store, "perm/a.wav", wav_bytes(0.5))
+    monkeypatch.setenv("ECHONOTE_STORAGE_ACCESS_KEY", key["AccessKeyId"])
+    monkeypatch.setenv("ECHONOTE_STORAGE_SECRET_KEY", key["SecretAccessKey"])
+    with pytest.raises(BadInput, match="no permission to read s3://echonote/perm/a.wav"):
+        _decode(uri)
+
+
+def test_wrong_credentials_are_bad_input_and_never_shown(store, monkeypatch):
+    uri = _put(store, "creds/a.wav", wav_bytes(0.5))
+    monkeypatch.setenv("ECHONOTE_STORAGE_SECRET_KEY", "not-the-secret-xyz")
+    with pytest.raises(BadInput, match="refused the credentials") as caught:
+        _decode(uri)
+    assert "not-the-secret-xyz" not in str(caught.value) and store.secret not in str(caught.value)
+    monkeypatch.setenv("ECHONOTE_STORAGE_ACCESS_KEY", "AKIAIOSFODNN7EXAMPLE")
+    with pytest.raises(BadInput, match="refused the credentials"):
+        _decode(uri)
+
+
+def test_an_unreachable_store_is_a_transient_error_that_fails_fast(store, monkeypatch):
+    monkeypatch.setenv("ECHONOTE_STORAGE_ENDPOINT", f"http://127.0.0.1:{free_port()}")
+    started = time.monotonic()
+    with pytest.raises(TransientError, match="did not answer .* retries a few times"):
+        _decode("s3://echonote/any.wav")
+    assert time.monotonic() - started < 30  # two short tries, not s3fs's default backoff
+
+
+def test_an_object_too_large_is_refused_before_download(store):
+    uri = _put(store, "large/a.wav", wav_bytes(2.0))
+    with pytest.raises(BadInput, match="larger than the limit .*nothing was downloaded"):
+        _decode(uri, max_bytes=10_000)
+    assert requests_in_log(store.log(), "GET", "/echonote/large/a.wav") == 0
+
+
+def test_an_object_that_is_not_audio_names_the_object(store):
+    from echonote.worker.audio import AudioInputError
+
+    uri = _put(store, "text/notes.wav", b"these are meeting notes, not a recording\n" * 50)
+    with pytest.raises(AudioInputError) as caught:
+        _decode(uri)
+    assert uri in str(caught.value) and "object-cache" not in str(caught.value)
+
+
+def test_an_empty_object_is_bad_input(store):
+    with pytest.raises(BadInput, match="empty"):
+        _decode(_put(store, "empty/a.wav", b""))
+
+
+def test_an_object_decodes_through_the_cache(store):
+    uri = _put(store, "good/tone.wav", wav_bytes(1.5))
+    decoded = _decode(uri)
+    assert decoded.duration == pytest.approx(1.5, abs=0.01) and str(decoded.path) == uri
+
+
+# ----- the cache
+def _cache(tmp_path, max_bytes):
+    from echonote.worker.object_cache import ObjectCache
+
+    return ObjectCache(tmp_path / "cache", max_bytes)
+
+
+def test_the_cache_evicts_the_least_recently_used_within_its_bound(store, tmp_path):
+    size = len(wav_bytes(1.0))
+    uris = [_put(store, f"lru/{name}.wav", wav_bytes(1.0)[:-4] + name.encode().ljust(4, b"_")) for name in "abc"]
+    cache = _cache(tmp_path, int(2.5 * size))
+    names = {}
+    for uri in (uris[0], uris[1], uris[0], uris[2]):  # a, b, a again (now the most recent), c
+        with cache.local_copy(uri) as path:
+            names[uri] = path.name
+            assert path.read_bytes()[-4:] == storage.parse(uri).name[0].encode().ljust(4, b"_")
+        time.sleep(0.02)  # distinct use times
+    kept = {p.name for p in cache.entries()}
+    assert cache.size() <= int(2.5 * size)
+    assert kept == {names[uris[0]], names[uris[2]]}  # b, least recently used, went
+    assert requests_in_log(store.log(), "GET", "/echonote/lru/a.wav") == 1  # a's second use came from the cache
+
+
+def test_an_entry_in_use_is_not_evicted(store, tmp_path):
+    size = len(wav_bytes(1.0))
+    first, second = (_put(store, f"inuse/{n}.wav", wav_bytes(1.0)[:-1] + n.encode()) for n in "xy")
+    cache = _cache(tmp_path, int(1.5 * size))  # room for one
+    with cache.local_copy(first) as held:
+        with cache.local_copy(second) as other:
+            assert held.is_file() and other.is_file()  # over the bound for a moment, never under a reader
+    with cache.local_copy(second):
+        pass
+    assert [p.name for p in cache.entries()] == [other.name]  # once free, the older one went
+
+
+def _fetch_in_process(root: str, max_bytes: int, uri: str, queue) -> None:
+    from pathlib import Path
+
+    from echonote.worker.object_cache import ObjectCache
+
+    with ObjectCache(Path(root), max_bytes).local_copy(uri) as path:
+        queue.put(hashlib.sha256(path.read_bytes()).hexdigest())
+
+
+def test_parallel_fetches_of_one_object_download_it_once(store, tmp_path):
+    """Four pool processes ask for the same object at once: one download, four whole copies read."""
+    data = wav_bytes(3.0) + b"parallel"
+    uri = _put(store, "parallel/a.wav", data, sha256=hashlib.sha256(data).hexdigest())
+    context = multiprocessing.get_context("fork")
+    queue = context.Queue()
+    workers = [context.Process(target=_fetch_in_process, args=(str(tmp_path / "cache"), 10**8, uri, queue))
+               for _ in range(4)]
+    for process in workers:
+        process.start()
+    for process in workers:
+        process.join(60)
+    assert [p.exitcode for p in workers] == [0, 0, 0, 0]
+    assert [queue.get(timeout=5) for _ in workers] == [hashlib.sha256(data).hexdigest()] * 4
+    assert requests_in_log(store.log(), "GET", "/echonote/parallel/a.wav") == 1
+    assert [p.name for p in (tmp_path / "cache").iterdir() if p.name.startswith(".") and p.is_file()] == []
+
+
+def test_bytes_that_do_not_match_the_upload_hash_are_not_kept(store, tmp_path):
+    uri = _put(store, "damaged/a.wav", wav_bytes(0.5), sha256="0" * 64)
+    cache = _cache(tmp_path, 10**8)
+    with pytest.raises(TransientError, match="do not match the sha256"):
+        with cache.local_copy(uri):
+            pass
+    assert cache.entries() == [] and not any(p.is_file() for p in cache.root.iterdir())
+
+
+def test_an_object_larger_than_the_whole_cache_is_refused(store, tmp_path):
+    uri = _put(store, "huge/a.wav", wav_bytes(1.0))
+    with pytest.raises(BadInput, match="ECHONOTE_STORAGE_CACHE_BYTES"):
+        with _cache(tmp_path, 1000).local_copy(uri):
+            pass
+
+
+def test_the_role_file_is_private(object_store):
+    path = object_store.state / "storage.json"
+    assert path.stat().st_mode & 0o777 == 0o600
+    assert json.loads(path.read_text())["secret"] == object_store.secret
