@@ -81,11 +81,12 @@ def uploads_in_store() -> dict[str, tuple[str, str]]:
 
 
 def store_uris(result: dict) -> list[str]:
-    """Every s3:// URI a result lists (its outputs in the store)."""
+    """Every s3:// URI a result lists but its input's (its outputs in the store)."""
     found = []
+    audio = result.get("audio_uri")
 
     def walk(value):
-        if isinstance(value, str) and value.startswith("s3://"):
+        if isinstance(value, str) and value.startswith("s3://") and value != audio:
             found.append(value)
         elif isinstance(value, dict):
             for item in value.values():
@@ -128,7 +129,7 @@ def main() -> int:
         after_first = uploads_in_store()
         second, _ = end_to_end(wav, through_store=True)  # the cache is warm from here on
         after_second = uploads_in_store()
-        warmup_local, _ = end_to_end(wav, through_store=False)
+        warmup_local, local_result = end_to_end(wav, through_store=False)
 
         local, store = [], []
         for _ in range(args.n):
@@ -164,6 +165,8 @@ def main() -> int:
           f"({overhead:+.1%})")
     outputs = store_uris(cold_result)
     print(f"outputs written back to the store ({len(outputs)}): {', '.join(outputs[:4]) or 'NONE'}")
+    print(f"local path job: outputs on the worker's disk ({local_result.get('rttm_path')}), "
+          f"{len(store_uris(local_result))} in the store")
     print()
     print("## Two submits of the same file")
     print()

@@ -110,7 +110,8 @@ def test_exercise_notebooks_answer_blanks_with_not_yet_messages_not_tracebacks()
     from nbclient import NotebookClient
 
     assert NOTEBOOKS == ["01_task_names_vs_objects.ipynb", "02_launch_beat_and_worker.ipynb",
-                         "03_submit_diarization_jobs.ipynb", "04_results_and_flower.ipynb", "05_transcripts.ipynb"]
+                         "03_submit_diarization_jobs.ipynb", "04_results_and_flower.ipynb", "05_transcripts.ipynb",
+                         "06_workers_on_other_machines.ipynb"]
     # Stand-ins for what earlier cells compute (a file list, a result, a job): a blank answer is judged
     # before any of them is read, so the stack and the models are not needed here.
     cells = [nbformat.v4.new_code_cell(

@@ -115,8 +115,8 @@ def test_a_participant_runs_a_stack_of_its_own_beside_the_first(stack, tmp_path)
     env = _participant_env(number, tmp_path / "room")
     assert env["ECHONOTE_HOME"] == str((tmp_path / "room" / f"participant-{number}").resolve())
     assert "ECHONOTE_STATE_DIR" not in env and int(env["ECHONOTE_REDIS_PORT"]) != stack.cfg.redis_port
-    assert {env["ECHONOTE_REDIS_PORT"], env["ECHONOTE_FLOWER_PORT"], env["ECHONOTE_LAB_PORT"]} == {
-        str(base + number) for base in PORT_BASES.values()}
+    assert {env["ECHONOTE_REDIS_PORT"], env["ECHONOTE_FLOWER_PORT"], env["ECHONOTE_LAB_PORT"],
+            env["ECHONOTE_STORAGE_PORT"]} == {str(base + number) for base in PORT_BASES.values()}
 
     up = run_cli("up", "--role", "redis", "--role", "beat", env=env)
     try:

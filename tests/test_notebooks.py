@@ -28,6 +28,7 @@ EXPECTED = [
     "03_submit_diarization_jobs.ipynb",
     "04_results_and_flower.ipynb",
     "05_transcripts.ipynb",
+    "06_workers_on_other_machines.ipynb",
 ]
 CELL_TIMEOUT = 900
 TIMINGS_FILE = ROOT / "test-artifacts" / "notebook-timings.json"
@@ -171,12 +172,33 @@ def check_05(nb) -> None:
     assert html.count("<b style=") >= 2 and "Diane" in html and "Sheila" in html, html[:500]
     assert "SPEAKER_0" not in html and "speaker9" not in html, html[:500]
     assert_one_name_per_person(text)
+    named = text.split("chain: echonote.diarize | echonote.identify_speakers", 1)[1]  # voiceprints, no reference
+    assert "enrolled Diane" in text and "enrolled Sheila" in text
+    assert re.search(r"Diane .* similarity 0\.\d\d", named) and re.search(r"Sheila .* similarity 0\.\d\d", named)
+    assert "the chain named them the same: True" in named, named
 
 
-KEY_OUTPUTS = dict(zip(EXPECTED, (check_01, check_02, check_03, check_04, check_05), strict=True))
+def check_06(nb) -> None:
+    text = outputs_text(nb)
+    assert "settings that name a folder of this kernel: none" in text, text[:2000]
+    carried = next(line for line in text.splitlines() if line.startswith("the message carried:"))
+    assert "'audio_path': 's3://" in carried and "secret" not in carried.lower(), carried
+    assert "outputs in the store: s3://" in text and "/results/" in text, text[:2000]
+    flower = text.split("Flower's view of the job", 1)[1]
+    assert "worker-remote@" in flower and "SUCCESS" in flower and "s3://" in flower, flower[:1000]
+    cached = text.split("file on the other machine", 1)[1].split("bytes in the message", 1)[0]
+    assert "object-cache" in cached and "uploads" not in cached, cached[:1000]
+    ratio = float(text.split("bytes in the message: ", 1)[1].split("x the broker memory", 1)[0].replace(",", ""))
+    assert ratio > 100, text  # 30 s of audio is ~1 MB; the URI message well under 2 KB
+    weights = text.split("what one job puts through Redis", 1)[1]
+    uri_row = next(line for line in weights.splitlines() if line.startswith("URI"))
+    assert int(re.split(r"\s{2,}", uri_row)[2]) < 2048, uri_row  # "in Redis (bytes)"
 
 
-def test_the_notebooks_are_the_five_expected_and_exercises_are_fresh():
+KEY_OUTPUTS = dict(zip(EXPECTED, (check_01, check_02, check_03, check_04, check_05, check_06), strict=True))
+
+
+def test_the_notebooks_are_the_six_expected_and_exercises_are_fresh():
     """Guards against a glob that matches nothing (a notebook test that always passes)."""
     assert sorted(p.name for p in NOTEBOOKS.glob("[0-9][0-9]_*.ipynb")) == EXPECTED
     assert sorted(p.name for p in (NOTEBOOKS / "exercises").glob("*.ipynb")) == EXPECTED
@@ -191,7 +213,8 @@ def test_the_notebooks_are_the_five_expected_and_exercises_are_fresh():
 def test_lab_helpers_stay_light():
     """The notebook helpers are clients: importing them loads no torch, numpy or worker code."""
     helpers = ("echonote.lab.session, echonote.lab.panel, echonote.lab.flower_view, echonote.lab.checks, "
-               "echonote.lab.footprint, echonote.lab.inspect_view, echonote.lab.data, echonote.results.plots")
+               "echonote.lab.footprint, echonote.lab.inspect_view, echonote.lab.data, echonote.results.plots, "
+               "echonote.lab.message_weight, echonote.lab.other_machine, echonote.lab.store_view")
     assert heavy_after(f"import {helpers}") == []
 
 

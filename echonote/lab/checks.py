@@ -395,5 +395,5 @@ def check_sent_by_uri(by_uri, queue=None) -> str:
     outputs = [result.get(key) for key in ("rttm_uri", "result_uri") if isinstance(result, dict) and result.get(key)]
     if not outputs or not all(str(uri).startswith("s3://") for uri in outputs):
         raise NotYet("the result lists no outputs in the store: is ECHONOTE_STORAGE_URL set for the other machine?")
-    return (f"{record['worker']} fetched {result.get('audio_uri')} from the store and wrote "
-            f"{', '.join(outputs)} back; the message was {len(sent)} characters.")
+    return (f"{record['worker']} fetched the audio by its address and wrote {', '.join(outputs)} back to the "
+            f"store; the whole kwargs were {len(sent)} characters.")

@@ -2,8 +2,8 @@
 
 Participant N gets ``ECHONOTE_HOME=<base>/participant-N`` (its own database,
 uploads, results, logs, Redis data and notebook copies) and ports offset by
-N from fixed bases (Redis 6400+N, Flower 5600+N, JupyterLab 8900+N), away
-from the single-user defaults (6390, 5555, 8888). Settings that would share
+N from fixed bases (Redis 6400+N, Flower 5600+N, JupyterLab 8900+N, the local object store
+9400+N), away from the single-user defaults (6390, 5555, 8888, 9390). Settings that would share
 someone else's folders, broker or logins are unset.
 """
 from __future__ import annotations
@@ -13,7 +13,7 @@ from pathlib import Path
 from echonote import config
 
 MAX_PARTICIPANTS = 99
-PORT_BASES = {"redis_port": 6400, "flower_port": 5600, "lab_port": 8900}
+PORT_BASES = {"redis_port": 6400, "flower_port": 5600, "lab_port": 8900, "storage_port": 9400}
 #: settings that would point a participant at someone else's folders, broker or logins: cleared
 CLEARED = (*config.DIR_KEYS, "database_url", "broker_url", "result_backend", "redis_password", "flower_basic_auth")
 
