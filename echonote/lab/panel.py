@@ -67,6 +67,9 @@ class SubmissionPanel:
         self.max_speakers = w.BoundedIntText(0, min=0, max=20, description="max", layout=w.Layout(width="170px"))
         self.backend = w.Dropdown(options=BACKENDS, value=cfg.diarization_backend if cfg.diarization_backend in BACKENDS
                                   else "offline", description="backend", layout=w.Layout(width="220px"))
+        self.identify = w.Checkbox(False, description="names (--identify)", indent=False,
+                                   tooltip="call recognised speakers by their enrolled names (speakers enroll)",
+                                   layout=w.Layout(width="170px"))
         self.submit_button = w.Button(description="Submit", button_style="primary", icon="play")
         self.group_button = w.Button(description="Submit as group", icon="layer-group")
         self.message = w.HTML()
@@ -78,7 +81,7 @@ class SubmissionPanel:
         hint = w.HTML("<small>0 = let the model decide. Each selected file becomes one job.</small>")
         self.widget = w.VBox([
             w.HBox([self.files, self.upload]),
-            w.HBox([self.num_speakers, self.min_speakers, self.max_speakers, self.backend]), hint,
+            w.HBox([self.num_speakers, self.min_speakers, self.max_speakers, self.backend, self.identify]), hint,
             w.HBox([self.submit_button, self.group_button]), self.message, self.jobs_box, self.results_html,
         ])
         self.upload.observe(self._on_upload, names="value")
@@ -114,7 +117,7 @@ class SubmissionPanel:
 
     def diarization_options(self) -> dict:
         """The form's options for :func:`echonote.client.submit_diarization` (0 means unset)."""
-        options: dict[str, Any] = {"backend": self.backend.value}
+        options: dict[str, Any] = {"backend": self.backend.value, **({"identify": True} if self.identify.value else {})}
         for key, widget in (("num_speakers", self.num_speakers), ("min_speakers", self.min_speakers),
                             ("max_speakers", self.max_speakers)):
             if widget.value:
