@@ -105,6 +105,7 @@ def status(as_json, timeout):
     ]
     report["flower"] = stack.flower_url()
     report["flower_login"] = stack.flower_login()
+    report["storage"] = _storage_report(stack)
     if as_json:
         click.echo(json.dumps(report, indent=2, default=str))
     else:
@@ -113,6 +114,18 @@ def status(as_json, timeout):
         sys.exit(EXIT_RUNTIME)
     if report["problems"]:
         sys.exit(EXIT_INCOMPLETE)
+
+
+def _storage_report(stack) -> dict:
+    """Where uploads and results go: the store's URL and endpoint, never a key or secret."""
+    from echonote import storage
+
+    cfg = config.load()
+    if not cfg.storage_url:
+        return {"url": None, "endpoint": None, "local_role": None,
+                "note": "no object store: audio and results stay in the local folders (ECHONOTE_STORAGE_URL)"}
+    return {"url": cfg.storage_url, "endpoint": storage.endpoint(cfg) or "AWS",
+            "local_role": stack.process("storage") is not None}
 
 
 def _print_status(report: dict) -> None:
@@ -142,6 +155,9 @@ def _print_status(report: dict) -> None:
     for e in report["beat_schedule"]:
         click.echo(f"  {e['entry']}: {e['task']} {e['schedule']} -> next {e['next_run']}")
     click.echo(f"flower: {report['flower']}  ({report['flower_login']})")
+    store = report["storage"]
+    click.echo(f"object store: {store['url']} at {store['endpoint']}" if store["url"] else f"object store: none "
+               f"({store['note']})")
     for problem in report["problems"]:
         click.secho(f"problem: {problem}", fg="yellow")
 
