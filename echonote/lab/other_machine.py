@@ -30,6 +30,9 @@ MACHINE_LOCAL = ("home", "state_dir", "data_dir", "upload_dir", "results_dir", "
                  "broker_url", "result_backend", "storage_url", "storage_endpoint", "storage_access_key",
                  "storage_secret_key")
 
+#: the AWS variables that name files of this machine (the key variables themselves pass through)
+AWS_FILES = frozenset({"AWS_CONFIG_FILE", "AWS_SHARED_CREDENTIALS_FILE", "AWS_PROFILE", "AWS_CA_BUNDLE"})
+
 
 def remote_environ(root: Path, cfg: config.Config | None = None) -> dict[str, str]:
     """The environment of a worker whose whole world is ``root``, plus the broker and the store of ``cfg``.
@@ -37,8 +40,8 @@ def remote_environ(root: Path, cfg: config.Config | None = None) -> dict[str, st
     Holds the store's secret and the broker's password: hand it to the worker process only, never print it.
     """
     cfg = cfg or config.load()
-    local_envs = {config.BY_KEY[key].env for key in MACHINE_LOCAL if key in config.BY_KEY}
-    env = {k: v for k, v in os.environ.items() if k not in local_envs and not k.startswith("AWS_")}
+    local_envs = {config.BY_KEY[key].env for key in MACHINE_LOCAL if key in config.BY_KEY} | AWS_FILES
+    env = {k: v for k, v in os.environ.items() if k not in local_envs}  # AWS_ACCESS_KEY_ID & co. pass through
     home = root / "home"
     env.update({
         "HOME": str(home),

@@ -33,5 +33,6 @@ def kernel_env() -> dict[str, str]:
     """This session's private settings, absolute paths, for a notebook kernel and what it starts."""
     env = dict(os.environ)
     env.setdefault("ECHONOTE_DATA_DIR", str(ROOT / "data"))
+    env.setdefault("ECHONOTE_STORAGE_PORT", str(free_port()))  # notebook 06 starts a local store: never on 9390
     env["MPLBACKEND"] = "module://matplotlib_inline.backend_inline"
     return env
