@@ -193,3 +193,24 @@ def test_transcript_with_identify_names_the_speakers(stack, sample):
     result = client.wait(job.task_id, timeout=900)
     text = Path(result["files"]["txt"]).read_text()
     assert "Ann" in text and "Bob" in text and "SPEAKER_" not in text, text
+
+
+def test_panel_names_box_sends_identify(stack, sample):
+    pytest.importorskip("ipywidgets")
+    from echonote.client.speakers import remove_speaker
+    from echonote.lab.panel import SubmissionPanel
+
+    user = client.current_user()  # the panel submits as the session's user
+    for name, (start, end) in (("Ann", ANN), ("Bob", BOB)):
+        client.wait(submit_enrollment(name, [Clip(sample["wav"], float(start), float(end))]).task_id, timeout=600)
+    try:
+        panel = SubmissionPanel(poll_seconds=0.2)
+        panel.identify.value = True
+        assert panel.diarization_options()["identify"] is True
+        [view] = panel.submit([sample["wav"]])
+        result = client.wait(view.task_id, timeout=900)
+        assert sorted(s["speaker"] for s in result["speakers"]) == ["Ann", "Bob"]
+        assert result["identification"]["user"] == user
+    finally:
+        for name in ("Ann", "Bob"):
+            remove_speaker(name)
