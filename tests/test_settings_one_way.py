@@ -116,7 +116,7 @@ def test_device_and_threads_are_read_and_normalised():
 def test_secret_settings_are_flagged():
     secret = {setting.env for setting in config.SETTINGS if setting.secret}
     assert secret == {"ECHONOTE_REDIS_PASSWORD", "ECHONOTE_FLOWER_BASIC_AUTH", "ECHONOTE_HF_TOKEN",
-                      "ECHONOTE_ASR_API_KEY", "ECHONOTE_ASR_SERVER_KEY"}
+                      "ECHONOTE_ASR_API_KEY", "ECHONOTE_ASR_SERVER_KEY", "ECHONOTE_STORAGE_SECRET_KEY"}
 
 
 def test_one_device_rule():

@@ -139,11 +139,20 @@ class SubmissionPanel:
         paths = [Path(p) for p in (paths or self.files.value)]
         if not paths:
             raise ValueError("no audio selected: pick a file in the list or upload one.")
-        staged = [client.stage_audio(p) for p in paths]
+        staged = [client.stage_audio(p, progress=self._upload_progress(p)) for p in paths]
         views = [self._submit_one(p, audio) for p, audio in zip(paths, staged, strict=True)]
         self.message.value = f"submitted {len(views)} job(s) by name {names.DIARIZE!r}"
         self._follow()
         return views
+
+    def _upload_progress(self, path: Path):
+        """``progress(sent, total)`` for an upload to the object store (ECHONOTE_STORAGE_URL set): a bar in the
+        message line; a file already in the store is not sent again and shows none."""
+        def show(sent: int, total: int) -> None:
+            self.message.value = (f"uploading {html.escape(path.name)} to the object store "
+                                  f"<progress value='{sent}' max='{max(total, 1)}'></progress> "
+                                  f"{sent / 1e6:,.1f} of {total / 1e6:,.1f} MB")
+        return show
 
     def submit_group(self, paths: list[Path] | None = None) -> str:
         """Submit several files and save them as one GroupResult (its id is returned)."""
