@@ -167,6 +167,7 @@ def test_worker_image_verifies_weights_and_ffmpeg_at_build_time():
     run = " ".join(args for word, args in instructions(CONTAINERS / "Containerfile.worker") if word == "RUN")
     assert "from echonote.worker import weights" in run and "weights.describe(name)" in run
     assert "ffmpeg -hide_banner -version" in run
+    assert "assembled_base(config.load().model_cache_path)" in run, "Whisper base assembled into the image"
     from echonote.worker import weights  # describe() is the call that checks every checksum
 
     assert weights.BUNDLED

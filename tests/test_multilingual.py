@@ -178,9 +178,8 @@ def test_transcript_canvas_through_the_stack_says_language_and_model(stack):
     assert json.loads(Path(result["files"]["json"]).read_text())["language"] == "de"
 
 
-def test_cli_local_forces_and_detects(german, tmp_path):
-    done = run_cli("transcribe", str(german), "--local", "--no-diarize", "--format", "json", "--out",
-                   str(tmp_path), timeout=600)
+def test_cli_local_forces_and_detects(german):
+    done = run_cli("transcribe", str(german), "--local", "--no-diarize", "--format", "json", timeout=600)
     assert done.returncode == 0, done.stderr
     document = json.loads(done.stdout)
     assert document["language"] == "de" and document["transcription"]["model"]["name"] == "base"
