@@ -218,8 +218,10 @@ class WhisperBackend:
         """With an English-only model: the bundled multilingual model's detection, refusing other languages."""
         from echonote.worker.asr import get_backend
 
-        detector = get_backend("offline", device=self.device, model_cache=self.model_cache)
-        detection = detector.detect(waveform)
+        try:
+            detection = get_backend("offline", device=self.device, model_cache=self.model_cache).detect(waveform)
+        except ModelUnavailable as exc:  # the bundled models are not installed: transcribe unchecked, and say so
+            return {"skipped": f"the language was not checked: {exc}"}
         if detection is not None and detection["language"] != "en":
             raise ValueError(
                 f"This recording sounds {language_name(detection['language'])} (probability "
