@@ -256,27 +256,29 @@ def describe_error(uri: str, exc: BaseException, cfg: config.Config | None = Non
     """The :class:`BadInput` or :class:`TransientError` that says what went wrong with ``uri`` and what to do.
 
     No secret enters the message: only the URI, the endpoint and the store's error code."""
-    where = endpoint(cfg) or "AWS's default endpoint"
+    s3 = uri.lower().startswith("s3://")
+    where = f"the store at {endpoint(cfg) or 'AWS'}" if s3 else f"the server {urlsplit(uri).netloc or uri}"
     text = _chain_text(exc)
     if any(code in text for code in _CREDENTIAL_CODES):
-        return BadInput(f"the store at {where} refused the credentials for {uri} (wrong or missing key). Set "
+        return BadInput(f"{where} refused the credentials for {uri} (wrong or missing key). Set "
                         "ECHONOTE_STORAGE_ACCESS_KEY and ECHONOTE_STORAGE_SECRET_KEY (or AWS_ACCESS_KEY_ID and "
                         "AWS_SECRET_ACCESS_KEY) to a key this store knows.")
-    if isinstance(exc, FileNotFoundError) or "NoSuchKey" in text or "NoSuchBucket" in text or "404" in text:
-        return BadInput(f"{uri} does not exist in the store at {where}: check the bucket and key "
-                        "(e.g. list them with `aws s3 ls`), or upload the file again.")
-    if isinstance(exc, PermissionError) or "AccessDenied" in text or "403" in text:
-        return BadInput(f"no permission to read {uri} at {where}: the store's policy does not let this key read it. "
-                        "Ask its owner for read access, or use a key that has it.")
     if _is_unreachable(exc):
-        return TransientError(f"the store at {where} did not answer for {uri} ({type(exc).__name__}). Check that "
-                              "it runs and is reachable from here (ECHONOTE_STORAGE_ENDPOINT / AWS_ENDPOINT_URL); "
-                              "the job retries a few times.")
+        fix = ("Check that it runs and is reachable from here (ECHONOTE_STORAGE_ENDPOINT / AWS_ENDPOINT_URL)" if s3
+               else "Check the address and that the server runs")
+        return TransientError(f"{where} did not answer for {uri} ({type(exc).__name__}). {fix}; the job retries a "
+                              "few times.")
+    if isinstance(exc, FileNotFoundError) or "NoSuchKey" in text or "NoSuchBucket" in text or " 404" in text:
+        fix = "check the bucket and key (e.g. list them with `aws s3 ls`), or upload the file again" if s3 else \
+            "check the address"
+        return BadInput(f"{uri} does not exist at {where}: {fix}.")
+    if isinstance(exc, PermissionError) or "AccessDenied" in text or " 403" in text:
+        return BadInput(f"no permission to read {uri} at {where}: its policy does not let this key read it. "
+                        "Ask its owner for read access, or use a key that has it.")
     if isinstance(exc, OSError) and exc.errno in (errno.ENOSPC, errno.EDQUOT):
         return TransientError(f"no room on this machine's disk to fetch {uri}: free space, or lower "
                               "ECHONOTE_STORAGE_CACHE_BYTES.")
-    return TransientError(f"the store at {where} failed on {uri} ({type(exc).__name__}: {exc}); "
-                          "the job retries a few times.")
+    return TransientError(f"{where} failed on {uri} ({type(exc).__name__}: {exc}); the job retries a few times.")
 
 
 @contextmanager

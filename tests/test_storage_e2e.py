@@ -162,3 +162,39 @@ def test_the_secret_is_in_no_log_status_result_or_flower_task(store_stack):
     tasks = _flower_tasks(env)
     assert "s3://echonote/" in tasks  # Flower saw the jobs' arguments: a URI, never bytes or a key
     assert secret not in tasks
+
+
+def test_job_out_reads_the_files_from_the_store(store_stack, tmp_path):
+    """`echonote job ID --rttm/--out` reads what the worker put in the store: the worker's own result folder is
+    deleted first, as it would be out of reach on another machine."""
+    import shutil
+
+    env, root, _ = store_stack
+    clip = user_clip(_sample(), tmp_path, "later.wav", 3, 8)
+    done = run_cli("diarize", str(clip), env=env, timeout=900)
+    assert done.returncode == 0, done.stderr
+    job_id = re.search(r"later\.wav: job (\S+)", done.stderr).group(1)
+    for folder in (root / "results").iterdir():
+        if (folder / "later.rttm").is_file():
+            shutil.rmtree(folder)
+    rttm = run_cli("job", job_id, "--rttm", env=env, timeout=120)
+    assert rttm.returncode == 0 and rttm.stdout.startswith("SPEAKER later 1 "), rttm.stdout + rttm.stderr
+    copied = run_cli("job", job_id, "--out", str(tmp_path / "copies"), env=env, timeout=120)
+    assert copied.returncode == 0, copied.stderr
+    assert sorted(p.name for p in (tmp_path / "copies").iterdir()) == ["later.json", "later.rttm"]
+
+
+def test_an_unreachable_address_retries_a_few_times_then_fails(store_stack):
+    """A store that does not answer is the system's fault: bounded retries with backoff, then one clear failure;
+    no retry storm, and the worker goes on."""
+    env, _, _ = store_stack
+    dead = f"http://127.0.0.1:{free_port()}/meeting.wav"
+    sent = run_cli("call", "echonote.transcribe", "--kwargs", json.dumps({"audio_path": dead}), "--wait",
+                   "--timeout", "240", env=env, timeout=300)
+    assert sent.returncode != 0 and "did not answer" in sent.stdout + sent.stderr, sent.stdout + sent.stderr
+    task_id = re.search(r"as task (\S+)", sent.stderr).group(1)
+    log = (Path(env["ECHONOTE_STATE_DIR"]) / "logs" / "worker.log").read_text(errors="replace")
+    retries = re.findall(rf"Task echonote\.transcribe\[{task_id}\] retry: Retry in", log)
+    assert len(retries) == 3, log[-3000:]  # JOB_TASK_OPTIONS: max_retries=3
+    status = run_cli("status", "--json", env=env, timeout=60)
+    assert json.loads(status.stdout)["workers"], status.stdout

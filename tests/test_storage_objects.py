@@ -218,3 +218,30 @@ def test_the_role_file_is_private(object_store):
     path = object_store.state / "storage.json"
     assert path.stat().st_mode & 0o777 == 0o600
     assert json.loads(path.read_text())["secret"] == object_store.secret
+
+
+@pytest.fixture
+def web_folder(tmp_path):
+    """A plain HTTP server on a free port serving ``tmp_path/www`` (an https:// source, without TLS)."""
+    import functools
+    import http.server
+    import threading
+
+    folder = tmp_path / "www"
+    folder.mkdir()
+    handler = functools.partial(http.server.SimpleHTTPRequestHandler, directory=str(folder))
+    handler.log_message = lambda *args: None
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    yield folder, f"http://127.0.0.1:{server.server_address[1]}"
+    server.shutdown()
+
+
+def test_an_http_address_is_read_only_and_decodes(web_folder):
+    folder, base = web_folder
+    (folder / "talk.wav").write_bytes(wav_bytes(1.25))
+    assert _decode(f"{base}/talk.wav").duration == pytest.approx(1.25, abs=0.01)
+    with pytest.raises(BadInput, match="does not exist"):
+        _decode(f"{base}/missing.wav")
+    with pytest.raises(BadInput, match="read-only"):
+        storage.put_file(folder / "talk.wav", f"{base}/copy.wav")

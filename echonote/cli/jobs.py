@@ -74,11 +74,13 @@ def job(job_id, wait, show_rttm, show_json, out, timeout):
     if wants_result and found.status != db.SUCCEEDED:
         fail(f"job {found.id} is {found.status}, it has no results yet; add --wait to wait for them", EXIT_USAGE)
     if show_rttm:
-        rttm = [f for f in files if f.suffix == ".rttm"]
+        rttm = [f for f in files if str(f).endswith(".rttm")]
         if not rttm:
             fail(f"job {found.id} ({found.kind}) wrote no RTTM; its files: {', '.join(map(str, files)) or 'none'}",
                   EXIT_USAGE)
-        click.echo(rttm[0].read_text(), nl=False)
+        from echonote import storage
+
+        click.echo(storage.read_text(str(rttm[0])), nl=False)
     if show_json:
         click.echo(json.dumps(value if value is not None else _json_file(found), indent=2, default=str))
     for source in files if out else ():
@@ -133,9 +135,13 @@ def _result_value(task_id: str):
         return result.result if result.successful() and isinstance(result.result, dict) else None
 
 
-def _result_files(found, value: dict | None) -> list[Path]:
-    """The files a finished job wrote: named in its result, else all in its result folder."""
+def _result_files(found, value: dict | None) -> list[Path | str]:
+    """The files a finished job wrote: their URIs when the worker put them in the object store (it may be
+    another machine), else the paths named in its result, else all in its result folder."""
     named = []
+    stored = [value.get("rttm_uri"), value.get("result_uri"), *(value.get("file_uris") or {}).values()] if value else []
+    if any(stored):
+        return list(dict.fromkeys(uri for uri in stored if uri))
     if value:
         named = [value.get("rttm_path"), value.get("result_path"), *(value.get("files") or {}).values()]
     elif found.result_path:
