@@ -12,7 +12,6 @@ results reach the client through the result backend and the store, which is what
 """
 from __future__ import annotations
 
-import importlib.util
 import json
 import os
 import re
@@ -26,6 +25,7 @@ from urllib.parse import quote
 import pytest
 from support.cli_runs import run_cli, user_clip
 from support.environments import free_port, isolated_env
+from support.sample_audio import pyannote_sample
 
 pytest.importorskip("s3fs")
 pytestmark = pytest.mark.skipif(
@@ -34,13 +34,6 @@ pytestmark = pytest.mark.skipif(
 )
 
 NOBODY = 65534
-
-
-def _sample() -> Path:
-    spec = importlib.util.find_spec("pyannote.audio")
-    if spec is None:
-        pytest.skip("pyannote.audio is not installed (the worker extra)")
-    return Path(next(iter(spec.submodule_search_locations))) / "sample" / "sample.wav"
 
 
 #: Run as uid 65534 in a mount namespace. The interpreter may live under root's home (pyenv): that one folder
@@ -122,7 +115,7 @@ def remote_worker(client_side):
 def test_the_worker_cannot_read_the_clients_folders(client_side, remote_worker, tmp_path):
     client_env, client_root = client_side
     env, tree, _ = remote_worker
-    mine = user_clip(_sample(), tmp_path / "laptop", "only-here.wav", 0, 5)
+    mine = user_clip(pyannote_sample(), tmp_path / "laptop", "only-here.wav", 0, 5)
     for folder in ("ECHONOTE_STATE_DIR", "ECHONOTE_UPLOAD_DIR", "ECHONOTE_RESULTS_DIR"):
         path = Path(client_env[folder])
         assert path.stat().st_mode & 0o077 == 0, f"{path} is readable by others"
@@ -136,7 +129,7 @@ def test_the_worker_cannot_read_the_clients_folders(client_side, remote_worker, 
 def test_a_diarization_and_a_transcript_complete_on_the_other_machine(client_side, remote_worker, tmp_path):
     client_env, client_root = client_side
     env, tree, role = remote_worker
-    mine = user_clip(_sample(), tmp_path / "laptop", "board meeting.wav", 0, 12)
+    mine = user_clip(pyannote_sample(), tmp_path / "laptop", "board meeting.wav", 0, 12)
 
     diarized = run_cli("diarize", str(mine), "--json", str(tmp_path / "d.json"), env=client_env, timeout=900)
     assert diarized.returncode == 0, diarized.stdout + diarized.stderr

@@ -5,7 +5,6 @@ status, result or Flower task."""
 from __future__ import annotations
 
 import base64
-import importlib.util
 import json
 import re
 import urllib.request
@@ -15,17 +14,11 @@ import pytest
 from support.cli_runs import run_cli, user_clip
 from support.environments import free_port, isolated_env
 from support.object_store import requests_in_log
+from support.sample_audio import pyannote_sample
 
 from echonote import config
 
 pytest.importorskip("s3fs")
-
-
-def _sample() -> Path:
-    spec = importlib.util.find_spec("pyannote.audio")
-    if spec is None:
-        pytest.skip("pyannote.audio is not installed (the worker extra)")
-    return Path(next(iter(spec.submodule_search_locations))) / "sample" / "sample.wav"
 
 
 @pytest.fixture(scope="module")
@@ -71,7 +64,7 @@ def test_up_starts_the_store_when_one_is_configured(store_stack):
 
 def test_diarize_a_local_file_through_the_store_uploads_once(store_stack, tmp_path):
     env, root, _ = store_stack
-    clip = user_clip(_sample(), tmp_path / "mine", "standup.wav", 0, 12)
+    clip = user_clip(pyannote_sample(), tmp_path / "mine", "standup.wav", 0, 12)
     twin = tmp_path / "mine" / "standup copy.wav"
     twin.write_bytes(clip.read_bytes())
     out = tmp_path / "out"
@@ -91,7 +84,7 @@ def test_diarize_a_local_file_through_the_store_uploads_once(store_stack, tmp_pa
 
 def test_an_s3_argument_is_sent_as_is_and_runs_locally_too(store_stack, tmp_path):
     env, _, _ = store_stack
-    clip = user_clip(_sample(), tmp_path, "call.wav", 5, 10)
+    clip = user_clip(pyannote_sample(), tmp_path, "call.wav", 5, 10)
     first = run_cli("diarize", str(clip), "--json", str(tmp_path / "first.json"), env=env, timeout=900)
     assert first.returncode == 0, first.stderr
     uri = re.search(r"in the object store as (s3://\S+)", first.stderr).group(1)
@@ -129,7 +122,7 @@ def test_the_worker_refuses_a_missing_object_once_and_stays_up(store_stack):
 
 def test_transcript_canvas_through_the_store(store_stack, tmp_path):
     env, _, _ = store_stack
-    clip = user_clip(_sample(), tmp_path, "interview.wav", 0, 12)
+    clip = user_clip(pyannote_sample(), tmp_path, "interview.wav", 0, 12)
     done = run_cli("transcribe", str(clip), "--format", "txt", "--format", "srt", "--out", str(tmp_path / "t"),
                    env=env, timeout=900)
     assert done.returncode == 0, done.stdout + done.stderr
@@ -170,7 +163,7 @@ def test_job_out_reads_the_files_from_the_store(store_stack, tmp_path):
     import shutil
 
     env, root, _ = store_stack
-    clip = user_clip(_sample(), tmp_path, "later.wav", 3, 8)
+    clip = user_clip(pyannote_sample(), tmp_path, "later.wav", 3, 8)
     done = run_cli("diarize", str(clip), env=env, timeout=900)
     assert done.returncode == 0, done.stderr
     job_id = re.search(r"later\.wav: job (\S+)", done.stderr).group(1)

@@ -45,12 +45,9 @@ def audio_dir(tmp_path_factory, ffmpeg) -> Path:
 @pytest.fixture(scope="session")
 def sample_wav() -> Path:
     """pyannote.audio's bundled 30 s two-speaker recording."""
-    import importlib.util
+    from support.sample_audio import pyannote_sample
 
-    spec = importlib.util.find_spec("pyannote.audio")
-    if spec is None:
-        pytest.skip("pyannote.audio is not installed")
-    return Path(next(iter(spec.submodule_search_locations))) / "sample" / "sample.wav"
+    return pyannote_sample()
 
 
 @pytest.fixture(scope="session")
