@@ -53,6 +53,11 @@ def diarize(audio, num_speakers, min_speakers, max_speakers, identify, backend, 
     By default the files are sent by name to the worker through the stack
     (`echonote up` first), with a progress bar per file. Files outside the data
     roots are stored in the upload root first (once per content).
+
+    With an object store (ECHONOTE_STORAGE_URL=s3://bucket) each file is
+    uploaded there instead (once per content, with a progress bar) and the
+    worker, on any machine, fetches it by URI. AUDIO may itself be a URI,
+    s3://bucket/key or https://..., sent as it is (also with --local).
     """
     cli_audio.check_request(audio, min_speakers, max_speakers, wait=wait, local=local,
                             copy_flags={"--rttm": rttm, "--json": json_out})

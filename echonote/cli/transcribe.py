@@ -37,7 +37,9 @@ def transcribe(audio, diarize, formats, out, language, backend, num_speakers, mi
     """Speaker-attributed transcript of each AUDIO file.
 
     Through the stack, diarize and transcribe run in parallel on the workers
-    and attribute merges them: a chord built from task names only.
+    and attribute merges them: a chord built from task names only. AUDIO may be
+    a URI (s3://bucket/key, https://...); with ECHONOTE_STORAGE_URL set, local
+    files go through the object store (see `echonote diarize --help`).
     """
     cli_audio.check_request(audio, min_speakers, max_speakers, wait=wait, local=local, copy_flags={"--out": out})
     if identify and not diarize:
