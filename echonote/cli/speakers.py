@@ -52,7 +52,12 @@ def enroll(name, audio, starts, ends, local, timeout):
     echonote speakers enroll Tom a.wav a.wav --start 0 --end 4 --start 30 --end 36
     """
     from echonote.errors import BadInput
+    from echonote.results.identification import check_speaker_name
 
+    try:
+        name = check_speaker_name(name)
+    except ValueError as exc:
+        fail(str(exc), EXIT_USAGE)
     clips = _clips(audio, starts, ends)
     for path in audio:
         if not path.is_file():

@@ -6,7 +6,6 @@ job row names (:func:`echonote.client.current_user` unless told otherwise).
 """
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -14,25 +13,7 @@ from echonote import db, names
 from echonote.client.audio_jobs import BadAudio, stage_audio
 from echonote.client.jobs import current_user, submit
 
-__all__ = ["Clip", "check_speaker_name", "list_speakers", "remove_speaker", "submit_enrollment"]
-
-#: the labels diarization gives (SPEAKER_00, SPEAKER_01 ...): never a voiceprint's name
-ANONYMOUS_LABEL = re.compile(r"SPEAKER_\d+", re.IGNORECASE)
-MAX_NAME_LENGTH = 64
-
-
-def check_speaker_name(name: str) -> str:
-    """``name`` stripped, or ValueError saying what a voiceprint name may be."""
-    if not isinstance(name, str) or not name.strip():
-        raise ValueError("a speaker name must be a non-empty text, e.g. Diane")
-    name = name.strip()
-    if len(name) > MAX_NAME_LENGTH:
-        raise ValueError(f"a speaker name has at most {MAX_NAME_LENGTH} characters, got {len(name)}")
-    if ANONYMOUS_LABEL.fullmatch(name):
-        raise ValueError(f"{name!r} looks like a diarization label (SPEAKER_NN); choose a person's name, e.g. Diane")
-    if not name.isprintable() or any(ch in name for ch in "/\\"):
-        raise ValueError(f"{name!r} contains control characters or slashes; use letters, digits, spaces, - or _")
-    return name
+__all__ = ["Clip", "list_speakers", "remove_speaker", "submit_enrollment"]
 
 
 @dataclass(frozen=True)
@@ -48,11 +29,9 @@ def submit_enrollment(name: str, clips: list[Clip], *, user: str | None = None) 
     """Stage each clip's file for the workers and send ``echonote.enroll_speaker``; returns its job.
 
     Nothing is charged: enrolment reads a few seconds of audio. A clip whose start is not before its
-    end is refused here (:class:`~echonote.client.BadAudio`)."""
-    try:
-        name = check_speaker_name(name)
-    except ValueError as exc:
-        raise BadAudio(str(exc)) from None
+    end is refused here (:class:`~echonote.client.BadAudio`); a name that cannot be a voiceprint's fails
+    the job as bad input."""
+    name = name.strip()  # the worker checks the name (echonote.results.identification.check_speaker_name)
     if not clips:
         raise BadAudio(f"give at least one audio clip of {name} speaking")
     sent = []

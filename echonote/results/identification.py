@@ -2,13 +2,34 @@
 
 The worker (:mod:`echonote.worker.voiceprints`) measures how similar each found speaker is to each
 enrolled voice; :func:`assign_names` turns those scores into labels, one name per speaker at most and
-never one name for two speakers of the same file. Pure Python (light).
+never one name for two speakers of the same file; :func:`check_speaker_name` says which names a
+voiceprint may have. Pure Python (light): the CLI checks names with it before sending.
 """
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping
 
-__all__ = ["assign_names", "relabel_result"]
+__all__ = ["ANONYMOUS_LABEL", "assign_names", "check_speaker_name", "relabel_result"]
+
+#: the labels diarization gives (SPEAKER_00, SPEAKER_01 ...): never a voiceprint's name
+ANONYMOUS_LABEL = re.compile(r"SPEAKER_\d+", re.IGNORECASE)
+MAX_NAME_LENGTH = 64
+
+
+def check_speaker_name(name: str) -> str:
+    """``name`` stripped, or ValueError saying what a voiceprint name may be."""
+    if not isinstance(name, str) or not name.strip():
+        raise ValueError("a speaker name must be a non-empty text, e.g. Diane")
+    name = name.strip()
+    if len(name) > MAX_NAME_LENGTH:
+        raise ValueError(f"a speaker name has at most {MAX_NAME_LENGTH} characters, got {len(name)}")
+    if ANONYMOUS_LABEL.fullmatch(name):
+        raise ValueError(f"{name!r} looks like a diarization label (SPEAKER_NN); choose a person's name, e.g. Diane")
+    if not name.isprintable() or any(ch in name for ch in "/\\"):
+        raise ValueError(f"{name!r} contains control characters or slashes; use letters, digits, spaces, - or _")
+    return name
+
 
 def assign_names(scores: Mapping[str, Mapping[str, float]], threshold: float) -> dict[str, str]:
     """``{speaker: name}`` from ``scores[speaker][name]`` (cosine similarity): greedy by score, best pair

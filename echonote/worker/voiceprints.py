@@ -18,9 +18,8 @@ from functools import lru_cache
 import numpy as np
 
 from echonote import db
-from echonote.client.speakers import check_speaker_name
 from echonote.errors import BadInput
-from echonote.results.identification import assign_names, relabel_result
+from echonote.results.identification import assign_names, check_speaker_name, relabel_result
 
 __all__ = [
     "MIN_ENROL_SECONDS",
