@@ -476,15 +476,23 @@ def find_jobs(user: str | None = None, status: str | None = None, limit: int = 2
 def save_voiceprint(user: str, name: str, *, model_name: str, model_sha256: str, embedding: str,
                     speech_seconds: float, url: str | None = None) -> tuple[Voiceprint, bool]:
     """Store ``user``'s voiceprint ``name`` (``embedding`` is JSON text); returns it and whether an older
-    one of that name was replaced."""
+    one of that name was replaced. Of two enrolments of one name at once, the last one stands."""
+    values = {"name": name, "model_name": model_name, "model_sha256": model_sha256, "embedding": embedding,
+              "speech_seconds": float(speech_seconds)}
+    try:
+        return _replace_voiceprint(user, values, url)
+    except IntegrityError:  # the same name inserted meanwhile by a concurrent enrolment: replace that one
+        return _replace_voiceprint(user, values, url)
+
+
+def _replace_voiceprint(user: str, values: dict, url: str | None) -> tuple[Voiceprint, bool]:
     with session(url) as s:
         owner = get_or_create_user(s, user)
-        old = s.scalar(select(Voiceprint).where(Voiceprint.user_id == owner.id, Voiceprint.name == name))
+        old = s.scalar(select(Voiceprint).where(Voiceprint.user_id == owner.id, Voiceprint.name == values["name"]))
         if old is not None:
             s.delete(old)
             s.flush()
-        row = Voiceprint(user_id=owner.id, name=name, model_name=model_name, model_sha256=model_sha256,
-                         embedding=embedding, speech_seconds=float(speech_seconds))
+        row = Voiceprint(user_id=owner.id, **values)
         s.add(row)
         return row, old is not None
 

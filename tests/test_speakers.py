@@ -214,3 +214,13 @@ def test_panel_names_box_sends_identify(stack, sample):
     finally:
         for name in ("Ann", "Bob"):
             remove_speaker(name)
+
+
+def test_enrolling_a_name_again_replaces_its_voiceprint():
+    values = {"model_name": "campplus", "model_sha256": "a" * 64, "speech_seconds": 5.0}
+    _, replaced = db.save_voiceprint("replacer", "Ann", embedding="[1.0]", **values)
+    assert not replaced
+    _, replaced = db.save_voiceprint("replacer", "Ann", embedding="[0.5]", **values)
+    assert replaced and [v.embedding for v in db.list_voiceprints("replacer")] == ["[0.5]"]
+    assert db.list_voiceprints("someone-else") == [] and db.remove_voiceprint("replacer", "Ann")
+    assert not db.remove_voiceprint("replacer", "Ann")
