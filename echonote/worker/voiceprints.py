@@ -119,8 +119,11 @@ def embed_speech(samples: np.ndarray, regions, limit: float | None = None) -> np
 def _clip_speech(samples: np.ndarray, start: float | None, end: float | None, label: str):
     """(speech regions in seconds of the whole file, clip length) of the clip ``start``..``end``."""
     duration = samples.size / SAMPLE_RATE
-    start = 0.0 if start is None else float(start)
-    end = duration if end is None else min(float(end), duration)
+    try:
+        start = 0.0 if start is None else float(start)
+        end = duration if end is None else min(float(end), duration)
+    except (TypeError, ValueError):
+        raise BadInput(f"{label}: start and end are seconds (numbers), got {start!r} and {end!r}") from None
     if start < 0 or start >= end:
         raise BadInput(f"{label}: the clip {start:g}..{end:g} s is empty (the file lasts {duration:.1f} s); "
                        "give --start before --end, both within the file.")
