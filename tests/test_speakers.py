@@ -224,3 +224,10 @@ def test_enrolling_a_name_again_replaces_its_voiceprint():
     assert replaced and [v.embedding for v in db.list_voiceprints("replacer")] == ["[0.5]"]
     assert db.list_voiceprints("someone-else") == [] and db.remove_voiceprint("replacer", "Ann")
     assert not db.remove_voiceprint("replacer", "Ann")
+
+
+def test_identify_task_refuses_what_is_not_a_diarization(stack):
+    sent = client.send_by_name(names.IDENTIFY_SPEAKERS, args=({"segments": []},))
+    with pytest.raises(BadInput, match="takes the result of echonote.diarize"):
+        client.wait(sent.id, timeout=120)
+    assert stack.worker_ping("worker")

@@ -57,12 +57,13 @@ def identify_result(diarization: dict, user: str, *, roots=None, out_dir: Path |
     from echonote.worker.audio import decode_audio
     from echonote.worker.voiceprints import apply_identification
 
-    if not isinstance(diarization, dict) or "segments" not in diarization or "audio" not in diarization:
+    audio = diarization.get("audio") if isinstance(diarization, dict) else None
+    if "segments" not in (diarization or {}) or not isinstance(audio, dict) or not isinstance(audio.get("path"), str):
         raise BadInput("identify_speakers takes the result of echonote.diarize (a dict with segments and audio); "
                        f"got {type(diarization).__name__}. Chain it after diarize: diarize | identify_speakers.")
     cfg = config.load()
     try:
-        decoded = decode_audio(diarization["audio"]["path"], roots=roots or cfg.audio_roots,
+        decoded = decode_audio(audio["path"], roots=roots or cfg.audio_roots,
                                max_duration=cfg.max_audio_seconds, max_bytes=cfg.max_audio_bytes)
     except ValueError as exc:
         raise BadInput(str(exc)) from None
