@@ -17,7 +17,7 @@
    mapping) is reported. The "first half only" row takes the speech strictly from the first half,
    written as voiceprints directly since one of them is below enrolment's minimum.
 
-    .venv/bin/python bench/speaker_id.py [--snippet 4] [--max-far 0.005] [--synthetic 3]
+    .venv/bin/python bench/speaker_id.py [--snippet 4] [--max-far 0.005] [--synthetic 3] [--write docs/speaker_id.md]
 """
 from __future__ import annotations
 
@@ -221,37 +221,47 @@ def main(argv=None) -> int:
     parser.add_argument("--snippet", type=float, default=4.0, help="seconds of speech per embedded snippet")
     parser.add_argument("--max-far", type=float, default=0.005, help="false-accept rate the chosen threshold keeps")
     parser.add_argument("--synthetic", type=int, default=3, help="synthetic conversations (3 voices, 60 s each)")
+    parser.add_argument("--write", type=Path, help="also write the tables as markdown to this file")
     args = parser.parse_args(argv)
     private_stack_env()  # a private database for the bench's voiceprints
 
     from echonote.worker.speech_fill import SileroSpeech
+    from echonote.worker.voiceprints import THRESHOLD
+
+    out: list[str] = []
+
+    def say(text: str) -> None:
+        print(text)
+        out.append(text)
 
     sets = load_sets(args, SileroSpeech())
     same, different = pair_scores(sets)
     counts = [[name, str(len(found)), str(sum(len(v) for v in found.values()))] for name, found, _ in sets]
-    print(table(["recording", "speakers", f"snippets of {args.snippet:g} s"], counts))
-    print(f"\n{len(same)} same-speaker pairs, {len(different)} different-speaker pairs\n")
+    say(table(["recording", "speakers", f"snippets of {args.snippet:g} s"], counts))
+    say(f"\n{len(same)} same-speaker pairs, {len(different)} different-speaker pairs\n")
     eer, low = choose(same, different, args.max_far)
-    from echonote.worker.voiceprints import THRESHOLD
-
     rows = []
     for threshold in sorted({0.3, 0.4, 0.5, 0.6, 0.7, eer, low, THRESHOLD}):
         far, frr = rates(same, different, threshold)
         tags = [tag for tag, value in (("EER", eer), (f"FAR<={args.max_far:g}", low), ("in code", THRESHOLD))
                 if value == threshold]
         rows.append([f"{threshold:.2f}", f"{100 * far:.1f} %", f"{100 * frr:.1f} %", " ".join(tags)])
-    print(table(["threshold", "FAR", "FRR", ""], rows))
+    say(table(["threshold", "FAR", "FRR", ""], rows))
     by_source = []
     for source in ("real-dev", "synthetic"):
         part = [entry for entry in sets if entry[0].startswith(source)]
         s_same, s_different = pair_scores(part)
         far, frr = rates(s_same, s_different, THRESHOLD)
         by_source.append([source, str(len(s_same)), str(len(s_different)), f"{100 * far:.1f} %", f"{100 * frr:.1f} %"])
-    print(f"\nAt the threshold in code ({THRESHOLD:.2f}), by source:\n")
-    print(table(["pairs from", "same", "different", "FAR", "FRR"], by_source))
+    say(f"\nAt the threshold in code ({THRESHOLD:.2f}), by source:\n")
+    say(table(["pairs from", "same", "different", "FAR", "FRR"], by_source))
     target, spans, threshold = identification_target()
-    print(f"\nIdentification on pyannote's sample (threshold {threshold:.2f}; enrolled from {spans}):\n")
-    print(table(["run", "IER", "confusion %", "missed %", "false alarm %", "speakers (similarity)"], target))
+    say(f"\nIdentification on pyannote's sample (threshold {threshold:.2f}; enrolled from {spans}):\n")
+    say(table(["run", "IER", "confusion %", "missed %", "false alarm %", "speakers (similarity)"], target))
+    if args.write:
+        command = "bench/speaker_id.py " + " ".join(argv if argv is not None else sys.argv[1:])
+        args.write.write_text("# Named speakers: threshold and identification\n\nMeasured with `.venv/bin/python "
+                              f"{command.strip()}` (CPU).\n\n" + "\n".join(out) + "\n")
     return 0
 
 

@@ -36,10 +36,11 @@ __all__ = [
 SAMPLE_RATE = 16_000
 MODEL_NAME = "campplus"
 #: cosine similarity from which a found speaker takes a voiceprint's name. Chosen on data by
-#: `.venv/bin/python bench/speaker_id.py`: 4 s snippets of solo speech from the real-dev recordings and
-#: three synthetic espeak conversations, 286 same-speaker and 1660 different-speaker pairs. The lowest
-#: threshold whose false-accept rate is <= 0.5 % (a wrong name is worse than SPEAKER_NN): 0.51, FAR 0.5 %,
-#: FRR 0.0 % (equal-error point 0.53: FAR 0.4 %, FRR 0.3 %; at 0.60 FRR is already 3.8 %).
+#: `.venv/bin/python bench/speaker_id.py` (tables in docs/speaker_id.md): 4 s snippets of solo speech from
+#: the real-dev recordings and three synthetic espeak conversations, 286 same-speaker and 1660
+#: different-speaker pairs. The lowest threshold whose false-accept rate is <= 0.5 % (a wrong name is worse
+#: than SPEAKER_NN): 0.51, FAR 0.5 %, FRR 0.0 % (real-dev pairs alone: FAR 0.2 %; equal-error point 0.53:
+#: FAR 0.4 %, FRR 0.3 %; at 0.60 FRR is already 3.8 %).
 THRESHOLD = 0.51
 #: the least speech (seconds, after voice activity detection) a voiceprint is made from
 MIN_ENROL_SECONDS = 3.0
