@@ -183,10 +183,12 @@ def test_cli_local_forces_and_detects(german):
     assert done.returncode == 0, done.stderr
     document = json.loads(done.stdout)
     assert document["language"] == "de" and document["transcription"]["model"]["name"] == "base"
+    assert "language: de (detected, p 0." in done.stderr and "model: base" in done.stderr
     done = run_cli("transcribe", str(german), "--local", "--no-diarize", "--language", "en", "--format", "json",
                    timeout=600)
     assert done.returncode == 0, done.stderr
     assert json.loads(done.stdout)["transcription"]["model"]["name"] == "tiny.en"
+    assert "language: en (forced), model: tiny.en" in done.stderr
     done = run_cli("transcribe", str(german), "--local", "--no-diarize", "--language", "qq", timeout=600)
     assert done.returncode != 0 and "does not know the language 'qq'" in done.stderr
     assert "Traceback" not in done.stderr

@@ -66,9 +66,21 @@ def transcribe(audio, diarize, formats, out, language, backend, num_speakers, mi
                 cli_audio.copy_result(written, out)
         speakers = ", ".join(f"{s['speaker']}" for s in result.get("speakers", []) if s.get("speaker"))
         speakers = speakers or "not attributed"
-        click.echo(f"{path}: {len(result['words'])} words, speakers: {speakers}", err=True)
+        click.echo(f"{path}: {len(result['words'])} words, speakers: {speakers}{_language_note(result)}", err=True)
 
     cli_audio.report_outcomes(audio, results, show)
+
+
+def _language_note(result) -> str:
+    """``, language: de (detected, p 0.96), model: base``: what the transcript was made with."""
+    made = result.get("transcription") or {}
+    language, model = result.get("language"), (made.get("model") or {}).get("name")
+    if not language:
+        return ""
+    detection = made.get("language_detection") or {}
+    how = "forced" if detection.get("forced") else (
+        f"detected, p {detection['probability']:.2f}" if detection.get("probability") is not None else "")
+    return f", language: {language}" + (f" ({how})" if how else "") + (f", model: {model}" if model else "")
 
 
 def _run_remote(audio, diarize, formats, options, wait, timeout):
