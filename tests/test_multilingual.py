@@ -129,7 +129,9 @@ def test_parts_are_pinned_to_their_wheels():
 
 
 def test_german_is_detected_and_transcribed_by_base(german, cache):
-    result = transcribe(german, cache)
+    steps = []
+    result = transcribe(german, cache, progress=lambda step, done, total: steps.append(step))
+    assert steps.index("language") < steps.index("transcribe"), "detection shows as its own step"
     assert result["language"] == "de" and result["model"]["name"] == "base"
     assert result["language_probability"] >= 0.5 and result["language_detection"]["forced"] is False
     assert result["model"]["sha256"] == FILES["model.bin"] and result["routing"] == "de -> base"
