@@ -123,6 +123,10 @@ SETTINGS: tuple[Setting, ...] = (
             "Port of the local S3-compatible server `echonote up --role storage` starts (loopback only).", _int),
     Setting("storage_cache_bytes", 5_000_000_000,
             "Bytes of fetched audio a worker keeps in its local cache (least recently used goes first).", _int),
+    Setting("storage_sources", [],
+            "Other places workers may fetch audio from besides the store, as URI prefixes (comma-separated, e.g. "
+            "s3://archive/talks/,https://media.example.org/); empty = only the store. Like the data roots for "
+            "files: a message cannot make a worker fetch anything else.", _list),
     # --- task behaviour
     Setting("soft_time_limit", 3000,
             "Soft time limit of a task in seconds (the task gets a chance to clean up).", _int),
