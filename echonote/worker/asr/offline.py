@@ -17,7 +17,7 @@ import threading
 
 from echonote.worker.asr import ModelUnavailable, Progress
 from echonote.worker.asr.bundled import BASE_MODEL, FILES, PARTS, assembled_base
-from echonote.worker.asr.whisper import BUNDLED_MODEL, WhisperBackend, bundled_model_dir
+from echonote.worker.asr.whisper import BUNDLED_MODEL, WhisperBackend, bundled_model_dir, package_versions
 
 __all__ = ["OfflineBackend"]
 
@@ -64,6 +64,10 @@ class OfflineBackend:
                                             **self._settings)
             return self._base
 
+    def model_for(self, language: str) -> WhisperBackend:
+        """The bundled model that transcribes ``language``: tiny.en for English, base for the rest."""
+        return self.english if ROUTE.get(language) == BUNDLED_MODEL else self.base()
+
     def detect(self, waveform) -> dict | None:
         """Base's language detection on the first 30 s of speech; None when there is no speech."""
         return self.base().detect_language(waveform)
@@ -72,8 +76,7 @@ class OfflineBackend:
                    progress: Progress | None = None) -> tuple[list[dict], dict]:
         """Words with start/end (s) and probability, and metadata: the model that ran, language, detection."""
         if language:
-            model = self.english if language == ENGLISH else self.base()
-            model.check_known(language)
+            self.model_for(language).check_known(language)
             detection = {"forced": True, "language": language}
         else:
             if progress is not None:
@@ -86,16 +89,13 @@ class OfflineBackend:
                                                                "note": "no speech found"})
             detection = {"forced": False, **found}
             language = found["language"]
-            model = self.english if language == ENGLISH else self.base()
-        words, metadata = model.transcribe(waveform, language=language, progress=progress)
+        words, metadata = self.model_for(language).transcribe(waveform, language=language, progress=progress)
         metadata.update(backend=self.name, language=language, language_probability=detection.get("probability"),
                         language_detection=detection,
                         routing=f"{language} -> {ROUTE.get(language, BASE_MODEL)}")
         return words, metadata
 
     def _metadata(self, model: WhisperBackend, language, detection: dict) -> dict:
-        from echonote.worker.asr.whisper import package_versions
-
         return {"backend": self.name, "model": model.model_info, "versions": package_versions(),
                 "parameters": model.options, "device": model.device, "language": language,
                 "language_probability": None, "language_detection": detection}
