@@ -42,7 +42,8 @@ from echonote import config
 from echonote.errors import BadInput, TransientError
 
 __all__ = [
-    "READ_ONLY_SCHEMES", "ROLE_FILE", "Location", "ObjectInfo", "Store", "configured", "download", "filesystem",
+    "READ_ONLY_SCHEMES", "ROLE_FILE", "Location", "ObjectInfo", "Store", "allowed_sources", "check_source",
+    "configured", "download", "filesystem",
     "head_bytes", "is_uri", "object_info", "parse", "parse_store_url", "put_file", "read_text", "result_uri",
     "role_settings", "storage_options", "translate_errors", "upload_file", "upload_key", "write_result",
 ]
@@ -166,6 +167,24 @@ def configured(cfg: config.Config | None = None) -> Store | None:
     return parse_store_url(cfg.storage_url) if cfg.storage_url else None
 
 
+def allowed_sources(cfg: config.Config | None = None) -> list[str]:
+    """URI prefixes a worker may fetch from: the store's (``s3://bucket/prefix/``) and ECHONOTE_STORAGE_SOURCES."""
+    cfg = cfg or config.load()
+    store = configured(cfg)
+    return [*([store.uri() + "/"] if store else []), *cfg.storage_sources]
+
+
+def check_source(location: Location, extra: list[str] | tuple = (), cfg: config.Config | None = None) -> None:
+    """Refuse (:class:`BadInput`) a remote ``location`` outside :func:`allowed_sources` and ``extra``: as files
+    outside the data roots, so a message cannot make a worker fetch an arbitrary address."""
+    uri = str(location)
+    allowed = [*allowed_sources(cfg), *extra]
+    if not any(uri.startswith(prefix) for prefix in allowed):
+        shown = ", ".join(allowed) or "none (no ECHONOTE_STORAGE_URL)"
+        raise BadInput(f"{uri} is not in a place this worker fetches audio from ({shown}). Upload the file to the "
+                       "store, or ask the operator to add its prefix to ECHONOTE_STORAGE_SOURCES.")
+
+
 def upload_key(user: str, digest: str, name: str) -> str:
     """The key under the store of ``user``'s upload with content ``digest`` (first hex digits of its sha256)."""
     folder = re.sub(r"[^A-Za-z0-9_.-]+", "_", user).strip("._") or "user"
@@ -271,6 +290,9 @@ def describe_error(uri: str, exc: BaseException, cfg: config.Config | None = Non
     if isinstance(exc, FileNotFoundError) or "NoSuchKey" in text or "NoSuchBucket" in text or " 404" in text:
         fix = "check the bucket and key (e.g. list them with `aws s3 ls`), or upload the file again" if s3 else \
             "check the address"
+        if "NoSuchBucket" in text:
+            fix = (f"there is no bucket {uri[5:].split('/', 1)[0]!r}: create it (e.g. `mc mb` on MinIO), or correct "
+                   "ECHONOTE_STORAGE_URL")
         return BadInput(f"{uri} does not exist at {where}: {fix}.")
     if isinstance(exc, PermissionError) or "AccessDenied" in text or " 403" in text:
         return BadInput(f"no permission to read {uri} at {where}: its policy does not let this key read it. "

@@ -27,7 +27,8 @@ def store_stack(tmp_path_factory):
     root = tmp_path_factory.mktemp("store-stack")
     env = isolated_env(root, ECHONOTE_DATA_DIR=str(root / "data"), ECHONOTE_UPLOAD_DIR=str(root / "uploads"),
                        ECHONOTE_RESULTS_DIR=str(root / "results"), ECHONOTE_STORAGE_URL="s3://echonote",
-                       ECHONOTE_STORAGE_PORT=str(free_port()), ECHONOTE_WORKER_CONCURRENCY="1")
+                       ECHONOTE_STORAGE_PORT=str(free_port()), ECHONOTE_WORKER_CONCURRENCY="1",
+                       ECHONOTE_STORAGE_SOURCES="http://127.0.0.1:")  # the unreachable-address test's web source
     up = run_cli("up", env=env, timeout=300)
     try:
         assert up.returncode == 0, up.stdout + up.stderr

@@ -75,8 +75,22 @@ def _decode(uri, **limits):
 def test_a_missing_object_is_bad_input(store):
     with pytest.raises(BadInput, match=r"s3://echonote/no/such\.wav does not exist .*upload the file again"):
         _decode("s3://echonote/no/such.wav")
-    with pytest.raises(BadInput, match="does not exist"):
-        _decode("s3://no-such-bucket/a.wav")
+
+
+def test_a_worker_fetches_only_from_the_store_and_the_listed_sources(store, monkeypatch):
+    """Like the data roots for files: a message naming another bucket or any web address is refused before a
+    single request, so broker access does not turn a worker into a fetcher of anything its key or network reach."""
+    before = requests_in_log(store.log(), "HEAD", "/other-bucket/")
+    for uri in ("s3://other-bucket/a.wav", "http://169.254.169.254/latest/meta-data/x.wav",
+                "s3://echonotex/a.wav"):  # a prefix of the bucket's name is not the bucket
+        with pytest.raises(BadInput, match="not in a place this worker fetches audio from .*ECHONOTE_STORAGE_SOURCES"):
+            _decode(uri)
+    assert requests_in_log(store.log(), "HEAD", "/other-bucket/") == before
+    monkeypatch.setenv("ECHONOTE_STORAGE_SOURCES", "s3://other-bucket/talks/")
+    with pytest.raises(BadInput, match="s3://other-bucket/talks/a.wav does not exist"):  # allowed, so fetched
+        _decode("s3://other-bucket/talks/a.wav")
+    with pytest.raises(BadInput, match="not in a place"):
+        _decode("s3://other-bucket/private/a.wav")
 
 
 def test_no_permission_is_bad_input(store, monkeypatch):
@@ -237,11 +251,22 @@ def web_folder(tmp_path):
     server.shutdown()
 
 
-def test_an_http_address_is_read_only_and_decodes(web_folder):
+def test_an_http_address_is_read_only_and_decodes(web_folder, monkeypatch):
     folder, base = web_folder
     (folder / "talk.wav").write_bytes(wav_bytes(1.25))
+    with pytest.raises(BadInput, match="not in a place this worker fetches audio from"):
+        _decode(f"{base}/talk.wav")
+    monkeypatch.setenv("ECHONOTE_STORAGE_SOURCES", f"{base}/")
     assert _decode(f"{base}/talk.wav").duration == pytest.approx(1.25, abs=0.01)
     with pytest.raises(BadInput, match="does not exist"):
         _decode(f"{base}/missing.wav")
     with pytest.raises(BadInput, match="read-only"):
         storage.put_file(folder / "talk.wav", f"{base}/copy.wav")
+
+
+def test_uploading_to_a_bucket_that_does_not_exist_says_so(store, monkeypatch, tmp_path):
+    monkeypatch.setenv("ECHONOTE_STORAGE_URL", "s3://no-bucket-here")
+    source = tmp_path / "a.wav"
+    source.write_bytes(wav_bytes(0.2))
+    with pytest.raises(BadInput, match="there is no bucket 'no-bucket-here'.*ECHONOTE_STORAGE_URL"):
+        storage.upload_file(source, user="tester")

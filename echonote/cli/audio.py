@@ -171,7 +171,7 @@ def local_roots(path: Path) -> list[Path]:
     from echonote import config
 
     if isinstance(path, AudioURI):
-        return config.load().audio_roots  # an object: fetched into the cache, no folder of the user's to allow
+        return [*config.load().audio_roots, str(path)]  # the object the user named (a URI prefix), whatever the store
     return [*config.load().audio_roots, path.resolve().parent]
 
 

@@ -37,11 +37,17 @@ class Limits:
 
 
 def decode_any(path, roots, limits: Limits) -> DecodedAudio:
-    """Decode a local path (within ``roots``) or an object's URI (s3://, https://: fetched into the worker's
-    cache first, see :mod:`echonote.worker.object_cache`); a remote result's ``path`` is its URI."""
+    """Decode a local path (within the folders in ``roots``) or an object's URI (s3://, https://: fetched into
+    the worker's cache first, see :mod:`echonote.worker.object_cache`); a remote result's ``path`` is its URI.
+
+    A URI must lie under the store, ECHONOTE_STORAGE_SOURCES or a URI prefix given in ``roots`` (``--local``
+    passes the one the user named), as a path must lie under a folder in ``roots``."""
     location = storage.parse(path)
+    prefixes = [r for r in roots or () if isinstance(r, str) and storage.is_uri(r)]
     if not location.remote:
-        return decode_audio(location.path, roots=roots, max_duration=limits.max_duration, max_bytes=limits.max_bytes)
+        folders = None if roots is None else [r for r in roots if r not in prefixes]
+        return decode_audio(location.path, roots=folders, max_duration=limits.max_duration, max_bytes=limits.max_bytes)
+    storage.check_source(location, prefixes)
     uri = str(location)
     with object_cache.local_copy(uri, max_bytes=limits.max_bytes) as local:
         try:
