@@ -79,11 +79,13 @@ def test_assembled_model_has_the_pinned_checksums_and_is_reused(tmp_path):
     assert time.perf_counter() - started < 0.1, "a later load checks the stamp, not 145 MB of hashes"
     assert (folder / "model.bin").stat().st_mtime_ns == written, "not assembled again"
 
+    (folder / "model.bin.tmp999999").write_bytes(b"left by a process killed while assembling")
     with open(folder / "model.bin", "r+b") as fh:  # damaged in the cache: size and time no longer match the stamp
         fh.seek(1000)
         fh.write(b"\x00")
     assembled_base(tmp_path)
     assert sha256_file(folder / "model.bin") == FILES["model.bin"], "assembled again from the wheels"
+    assert sorted(p.name for p in folder.iterdir()) == sorted([*FILES, STAMP]), "stale temporary files removed"
 
 
 @pytest.mark.parametrize("damage", ["flipped byte", "missing"])

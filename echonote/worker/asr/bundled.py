@@ -156,6 +156,8 @@ def _locked(folder: Path):
 
 def _assemble(folder: Path, sources: dict[str, Path]) -> None:
     (folder / STAMP).unlink(missing_ok=True)  # from here on the folder is not trusted until the new stamp lands
+    for stale in folder.glob("*.tmp*"):  # left by a process killed while assembling (the lock is held now)
+        stale.unlink(missing_ok=True)
     plan = [("model.bin", [(part, sources[part.name]) for part in PARTS])]
     plan += [(part.name, [(part, sources[part.name])]) for part in COPIED]
     temporary = []
