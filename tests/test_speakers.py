@@ -10,6 +10,7 @@ from pathlib import Path
 
 import pytest
 from support.cli_runs import run_cli
+from support.probes import heavy_after
 
 from echonote import client, db, names
 from echonote.client.speakers import Clip, submit_enrollment
@@ -231,3 +232,9 @@ def test_identify_task_refuses_what_is_not_a_diarization(stack):
     with pytest.raises(BadInput, match="takes the result of echonote.diarize"):
         client.wait(sent.id, timeout=120)
     assert stack.worker_ping("worker")
+
+
+def test_speaker_commands_and_client_stay_light():
+    """Listing, removing and sending an enrolment need no torch, numpy or worker code."""
+    assert heavy_after("import echonote.cli.speakers, echonote.client.speakers, echonote.results.identification, "
+                       "echonote.client.canvas") == []
