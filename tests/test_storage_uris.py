@@ -106,3 +106,25 @@ def test_a_wav_is_measured_from_its_first_bytes_and_its_size():
     assert audio_info.wav_header_seconds(data[:4096], len(data) // 2) == pytest.approx(12.5 / 2, abs=0.01)  # cut
     assert audio_info.wav_header_seconds(b"ID3\x03not a wav", 10_000) is None
     assert audio_info.wav_header_seconds(data[:20], len(data)) is None  # header past the bytes read
+
+
+@pytest.mark.parametrize(("env", "starts_store"), [
+    ({}, False),  # no store: `make demo` and a plain `echonote up` are as before
+    ({"ECHONOTE_STORAGE_URL": "s3://echonote"}, True),  # a store and nothing else named: the local one
+    ({"ECHONOTE_STORAGE_URL": "s3://echonote", "ECHONOTE_STORAGE_PORT": "9555",
+      "ECHONOTE_STORAGE_ENDPOINT": "http://127.0.0.1:9555"}, True),  # named, and it is the local role's
+    ({"ECHONOTE_STORAGE_URL": "s3://echonote", "ECHONOTE_STORAGE_ENDPOINT": "http://minio:9000"}, False),
+    ({"ECHONOTE_STORAGE_URL": "s3://echonote", "AWS_ENDPOINT_URL": "http://minio:9000"}, False),
+    ({"ECHONOTE_STORAGE_URL": "s3://echonote", "AWS_ACCESS_KEY_ID": "AKIAEXAMPLE"}, False),  # AWS itself
+])
+def test_a_plain_up_starts_the_local_store_only_when_it_is_the_one_configured(env, starts_store, monkeypatch,
+                                                                                 tmp_path):
+    from echonote.ops.stack import Stack
+
+    for key, value in env.items():
+        if key.startswith("AWS_"):
+            monkeypatch.setenv(key, value)
+    cfg = config.load({"ECHONOTE_STATE_DIR": str(tmp_path), **env})
+    roles = Stack(cfg).default_roles()
+    assert ("storage" in roles) == starts_store
+    assert {"redis", "worker", "beat", "flower"} <= set(roles)
