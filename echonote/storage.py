@@ -216,7 +216,8 @@ def storage_options(cfg: config.Config | None = None) -> dict[str, Any]:
     cfg = cfg or config.load()
     url = endpoint(cfg)
     options: dict[str, Any] = {
-        "skip_instance_cache": True,  # a pool process after fork, or new settings: never an old client
+        # fsspec keeps one client per set of options and process (a fork or new settings get a new one): a
+        # warm fetch costs one HEAD, not a new session; listings are never cached (uploads are checked live)
         "use_listings_cache": False,
         "config_kwargs": {"connect_timeout": 5, "read_timeout": 60, "retries": {"max_attempts": 2}},
     }
@@ -247,7 +248,7 @@ def filesystem(location: Location | str, cfg: config.Config | None = None):
 
     if scheme == "file":
         return fsspec.filesystem("file")
-    return fsspec.filesystem(scheme, skip_instance_cache=True)
+    return fsspec.filesystem(scheme)
 
 
 # ----- errors
