@@ -272,7 +272,7 @@ def _is_unreachable(exc: BaseException) -> bool:
                                          "ServerTimeoutError", "Connection refused", "Name or service not known"))
 
 
-def describe_error(uri: str, exc: BaseException, cfg: config.Config | None = None) -> Exception:
+def describe_error(uri: str, exc: BaseException, cfg: config.Config | None = None, action: str = "read") -> Exception:
     """The :class:`BadInput` or :class:`TransientError` that says what went wrong with ``uri`` and what to do.
 
     No secret enters the message: only the URI, the endpoint and the store's error code."""
@@ -296,8 +296,8 @@ def describe_error(uri: str, exc: BaseException, cfg: config.Config | None = Non
                    "ECHONOTE_STORAGE_URL")
         return BadInput(f"{uri} does not exist at {where}: {fix}.")
     if isinstance(exc, PermissionError) or "AccessDenied" in text or " 403" in text:
-        return BadInput(f"no permission to read {uri} at {where}: its policy does not let this key read it. "
-                        "Ask its owner for read access, or use a key that has it.")
+        return BadInput(f"no permission to {action} {uri} at {where}: its policy does not let this key {action} it. "
+                        f"Ask its owner for {action} access, or use a key that has it.")
     if isinstance(exc, OSError) and exc.errno in (errno.ENOSPC, errno.EDQUOT):
         return TransientError(f"no room on this machine's disk to fetch {uri}: free space, or lower "
                               "ECHONOTE_STORAGE_CACHE_BYTES.")
@@ -305,14 +305,15 @@ def describe_error(uri: str, exc: BaseException, cfg: config.Config | None = Non
 
 
 @contextmanager
-def translate_errors(uri: str, cfg: config.Config | None = None) -> Iterator[None]:
-    """Turn the file system's errors inside the block into :func:`describe_error`'s BadInput/TransientError."""
+def translate_errors(uri: str, cfg: config.Config | None = None, action: str = "read") -> Iterator[None]:
+    """Turn the file system's errors inside the block into :func:`describe_error`'s BadInput/TransientError
+    (``action``: what the block does to ``uri``, read or write, for the message)."""
     try:
         yield
     except (BadInput, TransientError):
         raise
     except Exception as exc:
-        raise describe_error(uri, exc, cfg) from None
+        raise describe_error(uri, exc, cfg, action) from None
 
 
 # ----- objects
@@ -422,7 +423,7 @@ def upload_file(path: str | os.PathLike, *, user: str, name: str | None = None, 
     sha = _sha256_of(local)
     key = store.uri(upload_key(user, sha, name or local.name))
     folder = key.rsplit("/", 1)[0]
-    with translate_errors(key, cfg):
+    with translate_errors(key, cfg, "write"):
         fs = filesystem("s3", cfg)
         found = fs.find(folder[len("s3://"):] + "/")  # [] when no object has this content yet
         if found:
@@ -445,7 +446,7 @@ def put_file(local: str | os.PathLike, uri: str, cfg: config.Config | None = Non
     if location.scheme != "s3":
         raise BadInput(f"{uri}: echonote writes only to s3:// objects; {location.scheme} is read-only here.")
     local = Path(local)
-    with translate_errors(uri, cfg):
+    with translate_errors(uri, cfg, "write"):
         _put(filesystem("s3", cfg), local, location.path, {SHA256_META: _sha256_of(local)}, None)
     return uri
 

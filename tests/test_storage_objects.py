@@ -270,3 +270,18 @@ def test_uploading_to_a_bucket_that_does_not_exist_says_so(store, monkeypatch, t
     source.write_bytes(wav_bytes(0.2))
     with pytest.raises(BadInput, match="there is no bucket 'no-bucket-here'.*ECHONOTE_STORAGE_URL"):
         storage.upload_file(source, user="tester")
+
+
+def test_a_key_that_may_only_read_cannot_upload(store, monkeypatch, tmp_path):
+    iam = store.client("iam")
+    iam.create_user(UserName="read-only")
+    iam.put_user_policy(UserName="read-only", PolicyName="read", PolicyDocument=json.dumps({
+        "Version": "2012-10-17",
+        "Statement": [{"Effect": "Allow", "Action": ["s3:GetObject", "s3:ListBucket"], "Resource": "*"}]}))
+    key = iam.create_access_key(UserName="read-only")["AccessKey"]
+    monkeypatch.setenv("ECHONOTE_STORAGE_ACCESS_KEY", key["AccessKeyId"])
+    monkeypatch.setenv("ECHONOTE_STORAGE_SECRET_KEY", key["SecretAccessKey"])
+    source = tmp_path / "a.wav"
+    source.write_bytes(wav_bytes(0.3) + b"read-only")
+    with pytest.raises(BadInput, match="no permission to write s3://echonote/uploads/tester/"):
+        storage.upload_file(source, user="tester")
