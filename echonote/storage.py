@@ -319,7 +319,7 @@ def translate_errors(uri: str, cfg: config.Config | None = None, action: str = "
 # ----- objects
 @dataclass(frozen=True)
 class ObjectInfo:
-    """An object's size, version tag and (for echonote's uploads) its whole sha256."""
+    """An object's size (-1: the server did not say), version tag and (for echonote's uploads) its whole sha256."""
 
     uri: str
     size: int
@@ -334,7 +334,8 @@ def object_info(uri: str, cfg: config.Config | None = None) -> ObjectInfo:
         fs = filesystem(location, cfg)
         if location.scheme != "s3":
             info = fs.info(location.path)
-            return ObjectInfo(uri, int(info.get("size") or 0), str(info.get("ETag") or ""))
+            size = info.get("size")  # None: a server that does not say (a streamed answer)
+            return ObjectInfo(uri, -1 if size is None else int(size), str(info.get("ETag") or ""))
         try:
             head = fs.call_s3("head_object", Bucket=location.bucket, Key=location.key)
         except PermissionError:
@@ -365,11 +366,12 @@ def head_bytes(uri: str, count: int, cfg: config.Config | None = None) -> bytes:
             return handle.read(count)
 
 
-def download(uri: str, out, *, expected_size: int | None = None, progress: Progress | None = None,
-             cfg: config.Config | None = None) -> str:
+def download(uri: str, out, *, expected_size: int | None = None, max_bytes: int | None = None,
+             progress: Progress | None = None, cfg: config.Config | None = None) -> str:
     """Copy the object into the open binary file ``out``; return the sha256 hex of what was read.
 
-    A length different from ``expected_size`` is a :class:`TransientError` (a cut transfer)."""
+    A length different from ``expected_size`` is a :class:`TransientError` (a cut transfer); more than
+    ``max_bytes`` (an object whose size was not known before) stops the copy with :class:`BadInput`."""
     location = parse(uri)
     sha, done = hashlib.sha256(), 0
     with translate_errors(uri, cfg):
@@ -379,6 +381,9 @@ def download(uri: str, out, *, expected_size: int | None = None, progress: Progr
                 out.write(block)
                 sha.update(block)
                 done += len(block)
+                if max_bytes is not None and done > max_bytes:
+                    raise BadInput(f"{uri} is larger than the limit of {max_bytes:,} bytes (its server did not "
+                                   "say its size; the download was stopped there). Compress or split it.")
                 if progress:
                     progress(done, expected_size or 0)
     if expected_size is not None and done != expected_size:

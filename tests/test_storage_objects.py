@@ -285,3 +285,40 @@ def test_a_key_that_may_only_read_cannot_upload(store, monkeypatch, tmp_path):
     source.write_bytes(wav_bytes(0.3) + b"read-only")
     with pytest.raises(BadInput, match="no permission to write s3://echonote/uploads/tester/"):
         storage.upload_file(source, user="tester")
+
+
+@pytest.fixture
+def streaming_server():
+    """An HTTP server that never says a length (HTTP/1.0, the body ends when the connection closes)."""
+    import http.server
+    import threading
+
+    bodies: dict[str, bytes] = {}
+
+    class Streamed(http.server.BaseHTTPRequestHandler):
+        protocol_version = "HTTP/1.0"
+
+        def do_HEAD(self):
+            self.send_response(200 if self.path in bodies else 404)
+            self.end_headers()
+
+        def do_GET(self):
+            self.do_HEAD()
+            self.wfile.write(bodies.get(self.path, b""))
+
+        def log_message(self, *args):
+            pass
+
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Streamed)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    yield bodies, f"http://127.0.0.1:{server.server_address[1]}"
+    server.shutdown()
+
+
+def test_an_object_of_unknown_size_is_bounded_while_it_downloads(streaming_server, monkeypatch):
+    bodies, base = streaming_server
+    monkeypatch.setenv("ECHONOTE_STORAGE_SOURCES", f"{base}/")
+    bodies["/talk.wav"] = wav_bytes(1.0)
+    assert _decode(f"{base}/talk.wav").duration == pytest.approx(1.0, abs=0.01)
+    with pytest.raises(BadInput, match="did not say its size; the download was stopped there"):
+        _decode(f"{base}/talk.wav", max_bytes=10_000)

@@ -53,7 +53,9 @@ class ObjectCache:
     def entry_name(self, info: storage.ObjectInfo) -> str:
         """The file name of an object's copy: a digest of URI, tag and size, then the object's suffix (decoders
         choose by it)."""
-        digest = hashlib.sha256(f"{info.uri}\0{info.etag}\0{info.size}".encode()).hexdigest()[:32]
+        # neither a tag nor a size: no way to tell a changed object, so such a copy is never reused
+        version = f"{info.etag}\0{info.size}" if info.etag or info.size >= 0 else secrets.token_hex(8)
+        digest = hashlib.sha256(f"{info.uri}\0{version}".encode()).hexdigest()[:32]
         suffix = Path(storage.parse(info.uri).name).suffix.lower()
         return digest + (suffix if suffix.isascii() and 1 < len(suffix) <= _SUFFIX_CHARS else "")
 
@@ -74,13 +76,14 @@ class ObjectCache:
         """A checked local copy of the object at ``uri``, kept from eviction while the block runs."""
         info = storage.object_info(uri, cfg)
         self._check_size(info, max_bytes)
+        bound = min(b for b in (max_bytes, self.max_bytes) if b is not None)  # for a size the server did not say
         name = self.entry_name(info)
         target = self.root / name
         with self._locked(name, fcntl.LOCK_SH) as fd:  # readers share it; eviction needs it exclusive and skips it
             if not target.is_file():
                 fcntl.flock(fd, fcntl.LOCK_EX)  # one process fetches (the shared lock is dropped first: no deadlock)
                 if not target.is_file():
-                    self._fetch(info, target, cfg)
+                    self._fetch(info, target, bound, cfg)
                 fcntl.flock(fd, fcntl.LOCK_SH)
                 if not target.is_file():  # evicted in the instant the lock changed mode
                     raise TransientError(f"{uri} left the worker's cache before it could be read; retrying.")
@@ -89,6 +92,8 @@ class ObjectCache:
             yield target
 
     def _check_size(self, info: storage.ObjectInfo, max_bytes: int | None) -> None:
+        if info.size < 0:
+            return  # unknown until fetched: the download itself stops at the bound
         if info.size == 0:
             raise BadInput(f"{info.uri} is empty (0 bytes); upload a file that contains audio.")
         if max_bytes is not None and info.size > max_bytes:
@@ -100,13 +105,14 @@ class ObjectCache:
                            f"({_fmt_bytes(self.max_bytes)}, ECHONOTE_STORAGE_CACHE_BYTES); nothing was downloaded. "
                            "Raise the cache size on the worker, or split the file.")
 
-    def _fetch(self, info: storage.ObjectInfo, target: Path, cfg) -> None:
+    def _fetch(self, info: storage.ObjectInfo, target: Path, bound: int, cfg) -> None:
         self.root.mkdir(parents=True, exist_ok=True, mode=0o700)
         draft = self.root / f".{target.name}.{os.getpid()}.{secrets.token_hex(4)}"
         try:
             fd = os.open(draft, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
             with os.fdopen(fd, "wb") as out:
-                sha = storage.download(info.uri, out, expected_size=info.size, cfg=cfg)
+                sha = storage.download(info.uri, out, expected_size=info.size if info.size >= 0 else None,
+                                       max_bytes=bound, cfg=cfg)
             if info.sha256 and sha != info.sha256:
                 raise TransientError(f"{info.uri}: the bytes received do not match the sha256 stored with the "
                                      "upload (a damaged transfer); fetching again.")
