@@ -322,3 +322,19 @@ def test_an_object_of_unknown_size_is_bounded_while_it_downloads(streaming_serve
     assert _decode(f"{base}/talk.wav").duration == pytest.approx(1.0, abs=0.01)
     with pytest.raises(BadInput, match="did not say its size; the download was stopped there"):
         _decode(f"{base}/talk.wav", max_bytes=10_000)
+
+
+def test_the_client_measures_an_object_without_downloading_it(store, streaming_server):
+    """The charge for `echonote diarize s3://...`: a WAV's length from one ranged read of its header; other
+    formats by size (the worker settles); a server that does not say the size: nothing up front."""
+    from echonote.client import remote_audio
+
+    data = wav_bytes(20.0)  # 640 kB: more than the header read
+    uri = _put(store, "measure/long.wav", data)
+    assert remote_audio.measure(uri) == (len(data), pytest.approx(20.0))
+    assert remote_audio.measure(_put(store, "measure/a.mp3", b"ID3" + bytes(5000))) == (5003, None)
+    bodies, base = streaming_server
+    bodies["/live.wav"] = data
+    assert remote_audio.measure(f"{base}/live.wav") == (-1, None)
+    with pytest.raises(ValueError, match="does not exist"):
+        remote_audio.measure("s3://echonote/measure/none.wav")

@@ -122,7 +122,8 @@ def _stage_object(uri: str, source_name: str) -> StagedAudio:
     _audio_name(source_name)
     size, seconds = remote_audio.measure(uri, refused=BadAudio)
     return StagedAudio(None, _checked_seconds(uri, size, lambda: seconds,
-                                              lambda: size / remote_audio.GUESS_BYTES_PER_SECOND), source_name, uri)
+                                              lambda: max(size, 0) / remote_audio.GUESS_BYTES_PER_SECOND), source_name,
+                       uri)
 
 
 def _staged(audio: str | Path | StagedAudio, user: str | None, source_name: str | None) -> StagedAudio:

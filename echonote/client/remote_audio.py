@@ -4,7 +4,8 @@ measure an object named by URI, without downloading it.
 The charge for an object given by URI is measured from one HEAD (its size) and one ranged GET of its
 first :data:`HEADER_BYTES`: a PCM WAV's data chunk, clamped to the object's size, gives its length
 exactly; any other format is charged by size at 128 kbit/s, and the worker settles the difference with
-what it decodes (as for a local file nothing could measure).
+what it decodes (as for a local file nothing could measure). A server that does not say the size: nothing
+up front, the worker charges all it decodes (refused beyond the user's quota).
 """
 from __future__ import annotations
 
@@ -43,11 +44,12 @@ def upload(source: Path, *, user: str, name: str, progress: storage.Progress | N
 
 
 def measure(uri: str, *, refused: type[Exception] = ValueError) -> tuple[int, float | None]:
-    """The object's size and, for a PCM WAV, its length in seconds (None: not told by the header)."""
+    """The object's size (-1: its server does not say) and, for a PCM WAV, its length in seconds (None: not told
+    by the header). An object of unknown size is charged nothing up front: the worker charges what it decodes."""
     try:
         info = storage.object_info(uri)
-        if info.size == 0:
-            return 0, None
+        if info.size <= 0:
+            return info.size, None
         head = storage.head_bytes(uri, min(HEADER_BYTES, info.size))
     except (BadInput, TransientError) as exc:
         raise _client_error(exc, refused) from None
