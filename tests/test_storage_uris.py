@@ -128,3 +128,16 @@ def test_a_plain_up_starts_the_local_store_only_when_it_is_the_one_configured(en
     roles = Stack(cfg).default_roles()
     assert ("storage" in roles) == starts_store
     assert {"redis", "worker", "beat", "flower"} <= set(roles)
+
+
+def test_the_upload_bar_draws_a_line_per_tenth_off_a_terminal():
+    from echonote.client.terminal import TransferBar
+
+    out = io.StringIO()
+    bar = TransferBar("upload meeting.wav", out=out)
+    total = 50_000_000
+    for done in range(0, total + 1, 1_000_000):
+        bar(done, total)
+    lines = out.getvalue().splitlines()
+    assert len(lines) == 11  # 0 %, 10 %, ... 100 %: not one line per chunk
+    assert lines[-1].startswith("upload meeting.wav") and "100.0%" in lines[-1] and "50.0/50.0 MB" in lines[-1]
