@@ -192,3 +192,28 @@ def test_an_unreachable_address_retries_a_few_times_then_fails(store_stack):
     assert len(retries) == 3, log[-3000:]  # JOB_TASK_OPTIONS: max_retries=3
     status = run_cli("status", "--json", env=env, timeout=60)
     assert json.loads(status.stdout)["workers"], status.stdout
+
+
+def test_local_s3_with_only_the_standard_aws_variables(store_stack, tmp_path):
+    """`echonote diarize --local s3://bucket/key` against any S3-compatible store, set up the way s3fs and boto3
+    users already do: AWS_ENDPOINT_URL, AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY, AWS_DEFAULT_REGION; no
+    ECHONOTE_STORAGE_* setting and no storage.json in its state folder."""
+    import botocore.session
+
+    env, _, _ = store_stack
+    role = _role_file(env)
+    s3 = botocore.session.get_session().create_client("s3", endpoint_url=role["endpoint"], region_name="us-east-1",
+                                                      aws_access_key_id=role["key"],
+                                                      aws_secret_access_key=role["secret"])
+    clip = user_clip(pyannote_sample(), tmp_path, "aws.wav", 10, 8)
+    s3.put_object(Bucket="echonote", Key="shared/aws.wav", Body=clip.read_bytes())
+    plain = {key: value for key, value in env.items() if not key.startswith("ECHONOTE_STORAGE_")}
+    plain.update(ECHONOTE_STATE_DIR=str(tmp_path / "elsewhere"), AWS_ENDPOINT_URL=role["endpoint"],
+                 AWS_ACCESS_KEY_ID=role["key"], AWS_SECRET_ACCESS_KEY=role["secret"], AWS_DEFAULT_REGION="us-east-1")
+    done = run_cli("diarize", "--local", "s3://echonote/shared/aws.wav", "--json", str(tmp_path / "aws.json"),
+                   env=plain, timeout=900)
+    assert done.returncode == 0, done.stdout + done.stderr
+    result = json.loads((tmp_path / "aws.json").read_text())
+    assert result["audio"]["path"] == "s3://echonote/shared/aws.wav"
+    assert result["duration"] == pytest.approx(8.0, abs=0.05)
+    assert "result_uri" not in result  # no store configured: the outputs stay in the local results folder
