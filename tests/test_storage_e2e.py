@@ -94,7 +94,8 @@ def test_an_s3_argument_is_sent_as_is_and_runs_locally_too(store_stack, tmp_path
     assert again.returncode == 0, again.stderr
     assert "in the object store as" not in again.stderr  # nothing uploaded: the URI went as it was
     remote = json.loads((tmp_path / "remote.json").read_text())
-    assert remote["audio"]["path"] == uri and remote["result_uri"].startswith("s3://echonote/results/")
+    assert remote["audio"]["path"] == remote["audio_uri"] == uri
+    assert remote["result_uri"].startswith("s3://echonote/results/")
 
     local = run_cli("diarize", "--local", uri, "--json", str(tmp_path / "local.json"), env=env, timeout=900)
     assert local.returncode == 0, local.stderr
@@ -115,8 +116,9 @@ def test_the_worker_refuses_a_missing_object_once_and_stays_up(store_stack):
     sent = run_cli("call", "echonote.diarize", "--kwargs", json.dumps({"audio_path": "s3://echonote/gone.wav"}),
                    "--wait", "--timeout", "120", env=env, timeout=180)
     assert sent.returncode != 0 and "s3://echonote/gone.wav does not exist" in sent.stdout + sent.stderr
+    task_id = re.search(r"as task (\S+)", sent.stderr).group(1)
     log = (Path(env["ECHONOTE_STATE_DIR"]) / "logs" / "worker.log").read_text(errors="replace")
-    assert "Retry in" not in log
+    assert f"echonote.diarize[{task_id}] received" in log and f"[{task_id}] retry" not in log
     status = run_cli("status", "--json", env=env, timeout=60)
     assert json.loads(status.stdout)["workers"], status.stdout
 

@@ -24,6 +24,9 @@ def provenance(decoded, limits: Limits, request: dict, metadata: dict, *, stage:
             "source_sample_rate": decoded.source_sample_rate,
             "source_channels": decoded.source_channels,
         },
+        # an object fetched by URI (decode_any leaves its URI as the path): named at the top too, beside the
+        # outputs' URIs
+        **({"audio_uri": decoded.path} if isinstance(decoded.path, str) else {}),
         "request": request,
         **metadata,
         "limits": asdict(limits),
