@@ -88,7 +88,8 @@ class Location:
     @property
     def name(self) -> str:
         """The last part of the key or path: the file name outputs are named after."""
-        return unquote(urlsplit(self.path).path if self.scheme in READ_ONLY_SCHEMES else self.path).rsplit("/", 1)[-1]
+        path = unquote(urlsplit(self.path).path) if self.scheme in READ_ONLY_SCHEMES else self.path  # keys are raw
+        return path.rsplit("/", 1)[-1]
 
     @property
     def bucket(self) -> str:

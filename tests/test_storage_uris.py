@@ -30,6 +30,7 @@ def test_a_location_knows_its_name_bucket_key_and_uri():
     assert (s3.name, s3.bucket, s3.key, str(s3)) == ("meeting.wav", "echonote", "uploads/me/0123/meeting.wav",
                                                      "s3://echonote/uploads/me/0123/meeting.wav")
     assert storage.parse("https://example.org/a/talk%201.mp3?x=1").name == "talk 1.mp3"
+    assert storage.parse("s3://echonote/a/100%25 take.wav").name == "100%25 take.wav"  # an S3 key is not URL-encoded
     assert str(storage.parse("file:///srv/a.wav")) == "/srv/a.wav"  # workers open it as a path, under their roots
 
 
