@@ -3,6 +3,7 @@ content, the worker's cache (bounded, shared by processes, hash-checked) and eve
 gives, each a clear BadInput or a bounded-retry TransientError."""
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
 import multiprocessing
@@ -239,16 +240,27 @@ def web_folder(tmp_path):
     """A plain HTTP server on a free port serving ``tmp_path/www`` (an https:// source, without TLS)."""
     import functools
     import http.server
-    import threading
 
     folder = tmp_path / "www"
     folder.mkdir()
     handler = functools.partial(http.server.SimpleHTTPRequestHandler, directory=str(folder))
     handler.log_message = lambda *args: None
+    with _serving(handler) as base:
+        yield folder, base
+
+
+@contextlib.contextmanager
+def _serving(handler):
+    """An HTTP server for ``handler`` on a free loopback port, in a thread; yields its base URL."""
+    import http.server
+    import threading
+
     server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
     threading.Thread(target=server.serve_forever, daemon=True).start()
-    yield folder, f"http://127.0.0.1:{server.server_address[1]}"
-    server.shutdown()
+    try:
+        yield f"http://127.0.0.1:{server.server_address[1]}"
+    finally:
+        server.shutdown()
 
 
 def test_an_http_address_is_read_only_and_decodes(web_folder, monkeypatch):
@@ -291,7 +303,6 @@ def test_a_key_that_may_only_read_cannot_upload(store, monkeypatch, tmp_path):
 def streaming_server():
     """An HTTP server that never says a length (HTTP/1.0, the body ends when the connection closes)."""
     import http.server
-    import threading
 
     bodies: dict[str, bytes] = {}
 
@@ -309,10 +320,8 @@ def streaming_server():
         def log_message(self, *args):
             pass
 
-    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Streamed)
-    threading.Thread(target=server.serve_forever, daemon=True).start()
-    yield bodies, f"http://127.0.0.1:{server.server_address[1]}"
-    server.shutdown()
+    with _serving(Streamed) as base:
+        yield bodies, base
 
 
 def test_an_object_of_unknown_size_is_bounded_while_it_downloads(streaming_server, monkeypatch):

@@ -6,8 +6,8 @@ to MinIO, Ceph or AWS. It installs from the package registries (the ``storage`` 
 plain process; a MinIO server binary is not on them (the compose file runs the MinIO image instead).
 
 What it is not: storage. It keeps every object **in memory**: a restart loses them all (and makes a new
-key, so workers elsewhere need the new one), and its speed and limits are not a real store's. Use it on one machine and in tests; keep data you care about in
-MinIO or another real store.
+key, so workers elsewhere need the new one), and its speed and limits are not a real store's. Use it on
+one machine and in tests; keep data you care about in MinIO or another real store.
 
 Start-up here: wait until it answers, create an IAM user with an access key (moto makes the key), create
 the bucket named by ``ECHONOTE_STORAGE_URL``, then switch on moto's request authentication, so a
