@@ -50,8 +50,8 @@ def transcribe_file(audio_path: str, *, backend=None, language=None, progress=No
     stored = store_uris(out, result_uri=target)  # where it goes in the store, if one is set
     result.update(result_path=str(target), model_loads=model_loads(), **stored)
     write_json(result, target)  # retried on its own; a full disk does not re-run the model
-    return result
     copy_to_store(stored, {"result_uri": target})
+    return result
 
 
 @app.task(name=names.TRANSCRIBE, base=EchonoteTask, **JOB_TASK_OPTIONS)
