@@ -148,3 +148,28 @@ def test_a_diarization_and_a_transcript_complete_on_the_other_machine(client_sid
     assert not any(Path(client_env["ECHONOTE_RESULTS_DIR"]).rglob("*.rttm"))  # nothing was written on the client
     log = (tree / "state" / "logs" / "worker.log").read_text(errors="replace")
     assert role["secret"] not in log and "succeeded" in log
+
+
+def test_voiceprints_and_a_words_only_transcript_on_the_other_machine(client_side, remote_worker, tmp_path):
+    """Enrolment clips and --no-diarize transcripts went to the worker as the client's local paths, and the
+    words-only transcript was built in the worker's folder: neither worked across machines. The clips now
+    travel as store URIs and the client builds a words-only transcript in its own results folder.
+    (Voiceprints live in the jobs database: here the worker's own, as it has no shared one.)"""
+    client_env, client_root = client_side
+    env, tree, _ = remote_worker
+    mine = user_clip(pyannote_sample(), tmp_path / "laptop", "weekly.wav", 0, 30)
+
+    enrolled = run_cli("speakers", "enroll", "Ann", str(mine), "--start", "8.3", "--end", "14.5", env=client_env,
+                       timeout=900)
+    assert enrolled.returncode == 0, enrolled.stdout + enrolled.stderr
+    assert "enrolled Ann" in enrolled.stdout
+    named = run_cli("diarize", str(mine), "--identify", "--json", str(tmp_path / "named.json"), env=client_env,
+                    timeout=900)
+    assert named.returncode == 0, named.stdout + named.stderr
+    result = json.loads((tmp_path / "named.json").read_text())
+    assert "Ann" in {s["speaker"] for s in result["speakers"]}, result["speakers"]
+
+    words = run_cli("transcribe", str(mine), "--no-diarize", env=client_env, timeout=900)
+    assert words.returncode == 0, words.stdout + words.stderr
+    built = list(Path(client_env["ECHONOTE_RESULTS_DIR"]).rglob("weekly.txt"))
+    assert len(built) == 1 and built[0].read_text().strip() == words.stdout.strip()

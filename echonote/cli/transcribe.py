@@ -111,13 +111,16 @@ def _run_remote(audio, diarize, formats, options, wait, timeout):
 
 
 def _attribute_here(transcription, diarization, audio: Path, formats):
-    """Merge here; the files are named after ``audio``, the user's own file."""
+    """Merge here; the files are named after ``audio``, the user's own file, and go into this machine's results
+    folder under the task's id: beside the worker's words when the worker shares that folder, else (a worker
+    elsewhere, sharing no disk) in a folder of the same name here."""
+    from echonote import config
     from echonote.results.transcripts import build_transcript
 
     parts = [p for p in (transcription, diarization) if p]
+    out_dir = config.load().path("results_dir") / Path(transcription["result_path"]).parent.name
     try:
-        return build_transcript(parts, audio_path=str(audio), formats=formats,
-                                out_dir=Path(transcription["result_path"]).parent)
+        return build_transcript(parts, audio_path=str(audio), formats=formats, out_dir=out_dir)
     except ValueError as exc:
         fail(str(exc), EXIT_USAGE)
 

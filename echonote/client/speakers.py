@@ -39,7 +39,7 @@ def submit_enrollment(name: str, clips: list[Clip], *, user: str | None = None) 
         if clip.start is not None and clip.end is not None and clip.start >= clip.end:
             raise BadAudio(f"{Path(clip.audio).name}: --start {clip.start:g} is not before --end {clip.end:g}")
         staged = stage_audio(clip.audio, user=user)
-        sent.append({"audio_path": str(staged.path), "start": clip.start, "end": clip.end})
+        sent.append({"audio_path": staged.address, "start": clip.start, "end": clip.end})
     return submit(names.ENROLL_SPEAKER, {"name": name, "clips": sent}, kind="enroll", user=user)
 
 

@@ -13,7 +13,7 @@ from echonote.celery_app import app
 from echonote.errors import BadInput
 from echonote.worker import jobs
 from echonote.worker.base_task import JOB_TASK_OPTIONS, EchonoteTask
-from echonote.worker.outputs import output_path, result_dir_for, write_json, write_rttm
+from echonote.worker.outputs import copy_to_store, output_path, result_dir_for, store_uris, write_json, write_rttm
 from echonote.worker.progress import ProgressReporter
 
 STEP_SPANS = {"decode": (0.0, 10.0), "embed": (10.0, 95.0), "identify": (10.0, 95.0), "write": (95.0, 100.0),
@@ -54,7 +54,7 @@ def enroll_speaker(self, name: str, clips: list, user: str | None = None, job_id
 def identify_result(diarization: dict, user: str, *, roots=None, out_dir: Path | None = None) -> dict:
     """Name the speakers of a finished diarization result (its audio decoded again) and write its RTTM and
     JSON anew into ``out_dir``."""
-    from echonote.worker.audio import decode_audio
+    from echonote.worker.inputs import Limits, decode_any
     from echonote.worker.voiceprints import apply_identification
 
     audio = diarization.get("audio") if isinstance(diarization, dict) else None
@@ -63,16 +63,18 @@ def identify_result(diarization: dict, user: str, *, roots=None, out_dir: Path |
                        f"got {type(diarization).__name__}. Chain it after diarize: diarize | identify_speakers.")
     cfg = config.load()
     try:
-        decoded = decode_audio(audio["path"], roots=roots or cfg.audio_roots,
-                               max_duration=cfg.max_audio_seconds, max_bytes=cfg.max_audio_bytes)
+        decoded = decode_any(audio["path"], roots or cfg.audio_roots,  # a path or the store's URI, as diarize had it
+                             Limits(max_duration=cfg.max_audio_seconds, max_bytes=cfg.max_audio_bytes))
     except ValueError as exc:
         raise BadInput(str(exc)) from None
     result = apply_identification(diarization, decoded.waveform, user)
-    stem = Path(diarization.get("rttm_path") or decoded.path).stem
+    stem = Path(diarization.get("rttm_path") or str(decoded.path)).stem
     rttm = write_rttm(result, output_path(out_dir, stem, ".rttm"), uri=stem)
     target = output_path(out_dir, stem, ".json")
-    result.update(rttm_path=str(rttm), result_path=str(target))
+    stored = store_uris(out_dir, rttm_uri=rttm, result_uri=target)  # the renamed files go to the store too
+    result.update(rttm_path=str(rttm), result_path=str(target), **stored)
     write_json(result, target)
+    copy_to_store(stored, {"rttm_uri": rttm, "result_uri": target})
     return result
 
 

@@ -138,8 +138,7 @@ def enroll(name: str, clips: list[dict], user: str, *, roots=None, limits=None, 
 
     Refuses (BadInput) a bad name, unreadable audio and clips with less than MIN_ENROL_SECONDS of speech
     in all, saying how much was found."""
-    from echonote.worker.audio import decode_audio
-    from echonote.worker.inputs import Limits
+    from echonote.worker.inputs import Limits, decode_any
 
     try:
         name = check_speaker_name(name)
@@ -156,11 +155,10 @@ def enroll(name: str, clips: list[dict], user: str, *, roots=None, limits=None, 
         if not isinstance(clip, dict) or not isinstance(clip.get("audio_path"), str):
             raise BadInput(f"clip {number} must be {{'audio_path': str, 'start': s, 'end': s}}, got {clip!r}")
         try:
-            decoded = decode_audio(clip["audio_path"], roots=roots, max_duration=limits.max_duration,
-                                   max_bytes=limits.max_bytes)
+            decoded = decode_any(clip["audio_path"], roots, limits)  # a path under the roots or a store's URI
         except ValueError as exc:
             raise BadInput(str(exc)) from None
-        label = decoded.path.name
+        label = str(decoded.path).rstrip("/").rpartition("/")[2]
         regions, length = _clip_speech(decoded.waveform, clip.get("start"), clip.get("end"), label)
         seconds = sum(b - a for a, b in regions)
         found.append(f"{label}: {seconds:.1f} s of speech in {length:.1f} s")
