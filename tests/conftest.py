@@ -22,6 +22,7 @@ os.environ.update(
         "ECHONOTE_UPLOAD_DIR": str(_SESSION_DIR / "uploads"),
         "ECHONOTE_REDIS_PORT": str(free_port()),
         "ECHONOTE_FLOWER_PORT": str(free_port()),
+        "ECHONOTE_STORAGE_PORT": str(free_port()),  # a stack started with a store never takes the default 9390
         "ECHONOTE_USER": "tester",
         "PYANNOTE_METRICS_ENABLED": "false",
     }
