@@ -67,7 +67,7 @@ def test_cleanup_by_name_deletes_only_what_is_past_retention(stack, tmp_path):
 
     since = len(stack.log_since_start("worker"))
     assert run_by_name(names.CLEANUP_FILES) == {"upload_files": 0, "upload_bytes": 0, "result_folders": 0,
-                                                "result_bytes": 0}
+                                                "result_bytes": 0, "store_objects": 0, "store_bytes": 0}
     time.sleep(0.5)
     assert "cleanup" not in stack.log_since_start("worker")[since:], "nothing deleted: nothing logged"
     db.fail_job(job.id, "closed by the test")

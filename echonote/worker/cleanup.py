@@ -6,7 +6,8 @@ Beat sends it by name every ``ECHONOTE_CLEANUP_SECONDS``. It deletes
   them, since staging the same content again touches it — is older than
   ``ECHONOTE_UPLOAD_RETENTION_DAYS``, then the folders that left empty;
 - result folders (``<results root>/<task id>/``) in which nothing changed for
-  ``ECHONOTE_RESULTS_RETENTION_DAYS``.
+  ``ECHONOTE_RESULTS_RETENTION_DAYS``;
+- with an object store, the same in it (:mod:`echonote.worker.store_cleanup`).
 
 A retention of 0 keeps everything. A file a queued or started job still reads (its ``audio_path``)
 and the result folder of such a job are never deleted. Symbolic links are neither followed nor
@@ -25,9 +26,10 @@ from pathlib import Path
 
 from sqlalchemy import select
 
-from echonote import config, db, names
+from echonote import config, db, names, storage
 from echonote.celery_app import app
 from echonote.worker.base_task import EchonoteTask
+from echonote.worker.store_cleanup import sweep_store
 
 logger = logging.getLogger(__name__)
 
@@ -40,6 +42,8 @@ class Swept:
     upload_bytes: int = 0
     result_folders: int = 0
     result_bytes: int = 0
+    store_objects: int = 0  # uploads and result files deleted from the object store (echonote.worker.store_cleanup)
+    store_bytes: int = 0
 
 
 def _open_jobs() -> tuple[set[str], set[str]]:
@@ -47,7 +51,8 @@ def _open_jobs() -> tuple[set[str], set[str]]:
     with db.session() as s:
         rows = s.execute(select(db.Job.audio_path, db.Job.task_id)
                          .where(db.Job.status.in_((db.QUEUED, db.STARTED)))).all()
-    return {os.path.realpath(path) for path, _ in rows if path}, {task_id for _, task_id in rows if task_id}
+    return ({path if storage.is_uri(path) else os.path.realpath(path) for path, _ in rows if path},
+            {task_id for _, task_id in rows if task_id})
 
 
 def _cutoff(days: float, now: float) -> float | None:
@@ -110,9 +115,11 @@ def cleanup_files(now: float | None = None) -> dict:
     results = cfg.path("results_dir")
     if results_cutoff is not None and results.is_dir():
         sweep_results(results.resolve(), results_cutoff, open_tasks, swept)
-    if swept.upload_files or swept.result_folders:
-        logger.info("cleanup: deleted %d upload file(s) (%d bytes) and %d result folder(s) (%d bytes)",
-                    swept.upload_files, swept.upload_bytes, swept.result_folders, swept.result_bytes)
+    sweep_store(upload_cutoff, results_cutoff, in_use, open_tasks, swept)
+    if swept.upload_files or swept.result_folders or swept.store_objects:
+        logger.info("cleanup: deleted %d upload file(s) (%d bytes), %d result folder(s) (%d bytes) and %d object(s) "
+                    "in the store (%d bytes)", swept.upload_files, swept.upload_bytes, swept.result_folders,
+                    swept.result_bytes, swept.store_objects, swept.store_bytes)
     return asdict(swept)
 
 
