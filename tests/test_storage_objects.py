@@ -11,7 +11,7 @@ import time
 
 import pytest
 from support.environments import free_port
-from support.object_store import requests_in_log, wav_bytes
+from support.object_store import fetch_in_process, requests_in_log, wav_bytes
 
 from echonote import storage
 from echonote.errors import BadInput, TransientError
@@ -186,29 +186,30 @@ def test_an_entry_in_use_is_not_evicted(store, tmp_path):
     assert [p.name for p in cache.entries()] == [other.name]  # once free, the older one went
 
 
-def _fetch_in_process(root: str, max_bytes: int, uri: str, queue) -> None:
-    from pathlib import Path
-
-    from echonote.worker.object_cache import ObjectCache
-
-    with ObjectCache(Path(root), max_bytes).local_copy(uri) as path:
-        queue.put(hashlib.sha256(path.read_bytes()).hexdigest())
-
-
 def test_parallel_fetches_of_one_object_download_it_once(store, tmp_path):
-    """Four pool processes ask for the same object at once: one download, four whole copies read."""
+    """Four processes ask for the same object at once: one download, four whole copies read.
+
+    The processes are spawned, not forked: this test process has run other tests' threads (fsspec's event
+    loop, result consumers) and a fork copies whatever locks they held at that instant. A worker's pool
+    processes are forked from a main process that never fetches anything."""
     data = wav_bytes(3.0) + b"parallel"
     uri = _put(store, "parallel/a.wav", data, sha256=hashlib.sha256(data).hexdigest())
-    context = multiprocessing.get_context("fork")
+    context = multiprocessing.get_context("spawn")
     queue = context.Queue()
-    workers = [context.Process(target=_fetch_in_process, args=(str(tmp_path / "cache"), 10**8, uri, queue))
-               for _ in range(4)]
-    for process in workers:
-        process.start()
-    for process in workers:
-        process.join(60)
-    assert [p.exitcode for p in workers] == [0, 0, 0, 0]
-    assert [queue.get(timeout=5) for _ in workers] == [hashlib.sha256(data).hexdigest()] * 4
+    workers = [context.Process(target=fetch_in_process, args=(str(tmp_path / "cache"), 10**8, uri, queue),
+                               kwargs={"env": store.env()}) for _ in range(4)]
+    try:
+        for process in workers:
+            process.start()
+        digests = [queue.get(timeout=120) for _ in workers]
+        for process in workers:
+            process.join(30)
+        assert [p.exitcode for p in workers] == [0, 0, 0, 0]
+    finally:
+        for process in workers:
+            if process.is_alive():
+                process.kill()
+    assert digests == [hashlib.sha256(data).hexdigest()] * 4
     assert requests_in_log(store.log(), "GET", "/echonote/parallel/a.wav") == 1
     assert [p.name for p in (tmp_path / "cache").iterdir() if p.name.startswith(".") and p.is_file()] == []
 

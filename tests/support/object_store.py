@@ -77,3 +77,17 @@ def wav_bytes(seconds: float, rate: int = 16000) -> bytes:
         out.setframerate(rate)
         out.writeframes(frames)
     return buffer.getvalue()
+
+
+def fetch_in_process(root: str, max_bytes: int, uri: str, queue, env: dict[str, str]) -> None:
+    """In a process of its own: fetch ``uri`` through an object cache at ``root`` and put the copy's sha256 on
+    ``queue`` (the parallel-fetch test starts four at once)."""
+    import hashlib
+    import os
+    from pathlib import Path
+
+    os.environ.update(env)
+    from echonote.worker.object_cache import ObjectCache
+
+    with ObjectCache(Path(root), max_bytes).local_copy(uri) as path:
+        queue.put(hashlib.sha256(path.read_bytes()).hexdigest())
