@@ -19,6 +19,7 @@ from __future__ import annotations
 import argparse
 import os
 import statistics
+import subprocess
 import sys
 import tempfile
 import time
@@ -56,6 +57,22 @@ def timed(function, *args, **kwargs):
     return value, time.perf_counter() - started
 
 
+_LOAD_RSS = """
+import sys, psutil
+from echonote.worker.asr.whisper import WhisperBackend
+process = psutil.Process()
+before = process.memory_info().rss
+WhisperBackend(sys.argv[1], device="cpu", check_language=False)
+print((process.memory_info().rss - before) / 2**20)
+"""
+
+
+def load_memory(folder: Path) -> float:
+    """MiB of resident memory that loading the model in ``folder`` adds, measured in a fresh interpreter."""
+    out = subprocess.run([sys.executable, "-c", _LOAD_RSS, str(folder)], capture_output=True, text=True, check=True)
+    return float(out.stdout.strip().splitlines()[-1])
+
+
 def setup_costs(cache: Path) -> list[list[str]]:
     """Seconds to assemble base, to re-check it by its stamp or by hashing, and to load each model."""
     from echonote.worker.asr.bundled import FILES, assembled_base
@@ -71,7 +88,10 @@ def setup_costs(cache: Path) -> list[list[str]]:
             ["later use: check the stamp (size + mtime)", f"{stamp:.4f}"],
             ["later use if it hashed the 4 files again instead", f"{rehash:.2f}"],
             ["load base (int8 on CPU)", f"{base_load:.2f}"],
-            ["load tiny.en (int8 on CPU)", f"{tiny_load:.2f}"]]
+            ["load tiny.en (int8 on CPU)", f"{tiny_load:.2f}"],
+            ["memory a worker process gains by loading base (MiB RSS)", f"{load_memory(folder):.0f}"],
+            ["memory a worker process gains by loading tiny.en (MiB RSS)",
+             f"{load_memory(bundled_model_dir()):.0f}"]]
 
 
 def main() -> int:
