@@ -14,6 +14,7 @@ import time
 
 import psutil
 import pytest
+import redis.exceptions
 from sqlalchemy import update
 from support.cli_runs import run_cli
 from support.job_rows import usage, wait_for
@@ -120,6 +121,40 @@ def test_janitor_survives_the_broker_closing_its_connections(stack):
     report = run_janitor(orphan_after=0)
     assert second.id in report["closed"], report
     assert db.get_job(second.id).status == db.FAILED
+
+
+def test_the_janitors_retry_leaves_the_broker_pool_usable(stack, monkeypatch):
+    """The retry emptied the process's broker pool with kombu's ``force_close_all()``, which also marks the
+    pool closed for good: every later broadcast, chord callback and publish from that pool process failed
+    with ``RuntimeError: Acquire on closed pool`` (five failures in one CI run). The dropped connection is
+    simulated here (redis-py reconnects by itself after a real restart, so nothing else reaches this path on
+    demand); the pool, the broker and the worker answering the broadcast are real."""
+    from echonote.worker import janitor
+
+    real, calls = janitor._janitor_run, []
+
+    def dropped_once(orphan_after):
+        calls.append(orphan_after)
+        if len(calls) == 1:
+            raise redis.exceptions.ConnectionError("Connection closed by server.")
+        return real(orphan_after)
+
+    monkeypatch.setattr(janitor, "_janitor_run", dropped_once)
+    report = janitor.requeue_stranded.run(orphan_after=3600)
+    assert len(calls) == 2 and report["requeued"] == [], (calls, report)
+    with janitor.app.pool.acquire(block=True, timeout=5) as conn:
+        assert conn.default_channel.client.ping()
+    assert janitor.live_workers(timeout=5.0), "a broadcast through the pool reached no worker"
+
+    def dropped_again(orphan_after):
+        calls.append(orphan_after)
+        raise redis.exceptions.ConnectionError("Connection closed by server.")
+
+    calls.clear()
+    monkeypatch.setattr(janitor, "_janitor_run", dropped_again)
+    with pytest.raises(redis.exceptions.ConnectionError):  # a second failure is raised, not tried a third time
+        janitor.requeue_stranded.run(orphan_after=3600)
+    assert len(calls) == 2, calls
 
 
 DELETED_DB_PROBE = """

@@ -189,14 +189,16 @@ def requeue_stranded(orphan_after: float = ORPHAN_AFTER) -> dict:
     """Restore the unacked messages of jobs whose worker died and close rows whose message is gone.
 
     With no job "started", no worker is asked anything (the broadcast and its replies are skipped).
-    A pooled broker connection that Redis closed fails on first use: the pool is emptied and the run is
-    tried once more on fresh connections (every step is safe to repeat); a second failure is raised."""
+    A pooled broker connection that Redis closed fails on first use; redis-py drops that connection as
+    it raises, so the run is tried once more, on a new connection (every step is safe to repeat); a second
+    failure is raised. The broker pool itself is left alone: kombu's ``force_close_all()`` would mark it
+    closed for good (every later publish from this process: "Acquire on closed pool"), and even with
+    ``close_pool=False`` it leaves a pool whose blocking acquire waits for ever."""
     try:
         return _janitor_run(float(orphan_after))
     except BROKER_DROPPED as exc:
-        logger.info("broker connection dropped (%s: %s); trying once more on a fresh connection",
+        logger.info("broker connection dropped (%s: %s); trying once more",
                     type(exc).__name__, exc)
-        app.pool.force_close_all()
         return _janitor_run(float(orphan_after))
 
 
