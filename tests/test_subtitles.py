@@ -1,7 +1,7 @@
 """Subtitles a viewer can read: cues of 7 s at most, two lines of 42 characters, cut between words.
 
 The long utterance is real: the bundled tiny.en model transcribes pyannote's 30 s sample without
-diarization, so its words form one utterance of over 20 s. The other cases are built from words
+diarization, so its words form an utterance of over 20 s. The other cases are built from words
 timed like speech. Every SRT and WebVTT file is read back with the ``srt`` and ``webvtt-py`` parsers.
 """
 from __future__ import annotations
@@ -83,8 +83,11 @@ def sample_transcript() -> dict:
 
 
 def test_a_real_long_utterance_becomes_readable_cues_timed_by_its_words(sample_transcript):
-    """One cue per utterance showed 23 s and 75 words at once on the sample (39, 65 and 31 s on a meeting)."""
-    (utterance,) = sample_transcript["utterances"]
+    """One cue per utterance showed 23 s and 75 words at once on the sample (39, 65 and 31 s on a meeting).
+
+    The longest utterance is the one checked: whether the opening "Hello." stands apart depends on a pause
+    of about 1 s, and whisper's word times shift by tenths of a second between CPUs (1.18 s on one here)."""
+    utterance = max(sample_transcript["utterances"], key=lambda u: u["end"] - u["start"])
     assert utterance["end"] - utterance["start"] > 20
     word_starts = {round(w["start"], 3) for w in sample_transcript["words"]}
     for cues in (srt_cues(to_srt(sample_transcript)), vtt_cues(to_vtt(sample_transcript))):
