@@ -21,6 +21,7 @@ from support.job_rows import usage, wait_for
 
 from echonote import client, config, db, names
 from echonote.client import canvas
+from echonote.ops import monitor
 
 
 def run_janitor(**kwargs) -> dict:
@@ -114,9 +115,13 @@ def test_janitor_survives_the_broker_closing_its_connections(stack):
 
     first = lost_row()
     assert first.id in run_janitor(orphan_after=0)["closed"]  # the worker's pool now holds broker connections
+    assert monitor.workers(timeout=5.0)  # and so does this process's (a broadcast)
     stack.stop("redis")  # as test_reliability's restart drill does: every pooled connection is now dead
     stack.start_redis()
     assert client.wait(client.send_by_name(names.PING).id, timeout=120)["pid"], "the worker reconnects"
+    # the process that restarted the broker dropped its own pooled connections: a later test's broadcast
+    # from it failed with "Connection closed by server"
+    assert monitor.workers(timeout=5.0), "no worker answered a broadcast after the restart"
     second = lost_row()
     report = run_janitor(orphan_after=0)
     assert second.id in report["closed"], report

@@ -71,3 +71,26 @@ def test_local_progress_draws_the_same_bar_with_an_eta(tmp_path):
     shown = [float(m.group(1)) for line in lines if (m := re.search(r"\]\s+([\d.]+)%", line))]
     assert shown == sorted(shown) and shown[-1] == 100.0, lines
     assert any(re.search(r"embeddings \d+/\d+  eta \d+:\d\d$", line) for line in lines), lines
+
+
+class _MovingOn:
+    """A result whose task fails between two GETs, as a retry or failure can land between ``state`` and ``info``
+    (each property is a separate read of the result key). A real race cannot be forced on demand, so this
+    stand-in replays its order; it raised ``'TransientError' object has no attribute 'get'`` once in CI."""
+
+    def __init__(self):
+        self.reads = 0
+        self.state = "PROGRESS"
+
+    @property
+    def info(self):
+        self.reads += 1
+        return {"step": "decode", "percent": 10.0} if self.reads == 1 else RuntimeError("the store did not answer")
+
+
+def test_progress_reads_a_moving_task_once_and_never_mistakes_its_error_for_progress():
+    moving = _MovingOn()
+    seen = client.progress_of(moving)
+    assert (seen.state, seen.step, seen.percent) == ("PROGRESS", "decode", 10.0) and moving.reads == 1
+    moving.reads = 1  # the next read is the error: an empty observation, not an AttributeError
+    assert client.progress_of(moving) == client.Progress("PROGRESS", "", 0, 0, 0.0, None)

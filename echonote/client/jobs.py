@@ -165,7 +165,9 @@ class Progress:
 
 def progress_of(result) -> Progress:
     state = result.state
-    info = result.info if state == "PROGRESS" and isinstance(result.info, dict) else {}
+    info = result.info if state == "PROGRESS" else None  # each read is a GET: read once, the task may move on
+    if not isinstance(info, dict):
+        info = {}
     percent = 100.0 if state == "SUCCESS" else float(info.get("percent", 0.0))
     eta = info.get("eta_seconds")
     eta = float(eta) if isinstance(eta, (int, float)) and not isinstance(eta, bool) and eta >= 0 else None

@@ -121,6 +121,20 @@ def redis_conf_quote(value: str) -> str:
     return f'"{escaped}"'
 
 
+def forget_broker_connections() -> None:
+    """Drop the broker connections this process pooled. After the broker (re)started under it the server has
+    closed them, and the next broadcast from the pool failed with "Connection closed by server". Done as
+    Celery does after a fork: kombu's pools reset, the app's pool and producer pool forgotten. Nothing is
+    imported: a process that never loaded the Celery app, or never used its pool, holds none."""
+    loaded = sys.modules.get("echonote.celery_app")
+    if loaded is None or loaded.app._pool is None:
+        return
+    from kombu import pools
+
+    pools.reset()
+    loaded.app._after_fork()
+
+
 class Stack:
     """The processes of one state directory.
 
@@ -263,6 +277,7 @@ class Stack:
         argv = [find_redis_server(), str(conf)]
         self._spawn("redis", argv)
         self._wait_ready("redis", self.redis_ping, f"PING on 127.0.0.1:{port}")
+        forget_broker_connections()
 
     def storage_endpoint(self) -> str:
         return storage_server.endpoint_for(self.cfg.storage_port)
