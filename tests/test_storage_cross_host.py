@@ -38,7 +38,10 @@ NOBODY = 65534
 
 #: Run as uid 65534 in a mount namespace. The interpreter may live under root's home (pyenv): that one folder
 #: is bound back into an otherwise empty /root, so the worker can run Python and sees nothing else of root's.
+#: The folders made for that bind are 0755 whatever umask the test process has: under umask 077 they were
+#: 0700, setpriv still exec'd Python with root's capabilities, and the worker's own spawn was refused.
 _MACHINE = """set -e
+umask 022
 base="$1"; hold="$2"; shift 2
 if [ -n "$base" ]; then
   mount --bind "$base" "$hold"
