@@ -11,6 +11,7 @@ import os
 import subprocess
 import sys
 import time
+from pathlib import Path
 
 import psutil
 import pytest
@@ -117,7 +118,15 @@ def test_janitor_survives_the_broker_closing_its_connections(stack):
     assert first.id in run_janitor(orphan_after=0)["closed"]  # the worker's pool now holds broker connections
     assert monitor.workers(timeout=5.0)  # and so does this process's (a broadcast)
     stack.stop("redis")  # as test_reliability's restart drill does: every pooled connection is now dead
-    stack.start_redis()
+    before = os.umask(0o022)
+    try:
+        stack.start_redis()
+        assert os.umask(0o022) == 0o022, "starting a role changed this process's umask"
+    finally:
+        os.umask(before)
+    umask = next(line for line in Path(f"/proc/{stack.process('redis').pid}/status").read_text().splitlines()
+                 if line.startswith("Umask:"))
+    assert umask.split()[1] == "0077", umask  # the role's own files are private
     assert client.wait(client.send_by_name(names.PING).id, timeout=120)["pid"], "the worker reconnects"
     # the process that restarted the broker dropped its own pooled connections: a later test's broadcast
     # from it failed with "Connection closed by server"

@@ -198,7 +198,6 @@ class Stack:
         log = open_private_log(self.log_file(role))
         log.write(f"\n{START_MARKER} {time.strftime('%Y-%m-%d %H:%M:%S')} {role}: {' '.join(argv)}\n".encode())
         log.flush()
-        umask = os.umask(0o077)  # inherited: every file a role creates (db, results, AOF, schedule) is 0600
         try:
             popen = subprocess.Popen(
                 argv,
@@ -207,10 +206,13 @@ class Stack:
                 stderr=subprocess.STDOUT,
                 env=env,
                 start_new_session=True,
+                # set in the child only: every file a role creates (db, results, AOF, schedule) is 0600. Setting
+                # it around Popen changed the whole process's umask for a moment, which another thread could
+                # read and leave behind (fsspec reads the umask by setting it)
+                umask=0o077,
                 preexec_fn=None if self.detach else _die_with_parent,
             )
         finally:
-            os.umask(umask)
             log.close()
         proc = psutil.Process(popen.pid)
         write_private(self.pid_file(role), f"{popen.pid} {proc.create_time()} {node}".rstrip() + "\n")
